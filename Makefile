@@ -1,0 +1,53 @@
+# HCS developer entry points. `make run` and `make test` do all set-up themselves.
+SHELL := /bin/bash
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Packages checked by mypy --strict (the pure-decision ones, as they land).
+STRICT := packages/hcs-api/src/hcs_api
+
+.PHONY: run test lint venv bazel crds check-install lock clean
+
+## run: set up, then the main job (until the simulator lands: the CRDs and a validated ComputeNode)
+run: venv
+	@$(BIN)/hcs-api crds
+	@echo "---"
+	@$(BIN)/hcs-api validate --print deploy/examples/computenode-h100.yaml deploy/examples/computequota.yaml
+
+## test: set up (virtualenv, bazel), then every test through `bazel test //...`
+test: venv bazel
+	@tools/bazel_test.sh
+
+## lint: ruff (lint + format), mypy --strict on the pure packages, the package-arrow contracts
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict $(STRICT)
+	$(BIN)/lint-imports
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements/lock.txt $(wildcard packages/*/pyproject.toml) tools/bootstrap/venv.sh
+	@tools/bootstrap/venv.sh $(VENV)
+	@touch $@
+
+bazel:
+	@tools/bootstrap/bazel.sh
+
+## crds: regenerate deploy/crds from the hcs_api models
+crds: venv
+	$(BIN)/hcs-api crds --output-dir deploy/crds
+
+## check-install: each package installs on its own with plain pip into a fresh virtualenv
+check-install:
+	@tools/check_install.sh
+
+## lock: re-resolve requirements/top.txt into requirements/lock.txt
+lock:
+	rm -rf .venv-lock && python3 -m venv .venv-lock
+	.venv-lock/bin/pip install -q -r requirements/top.txt
+	{ sed -n '1,2p' requirements/lock.txt; .venv-lock/bin/pip freeze --all | grep -v '^pip=='; } > requirements/lock.new
+	mv requirements/lock.new requirements/lock.txt && rm -rf .venv-lock
+
+clean:
+	-bazel clean
+	rm -rf $(VENV)

@@ -1,0 +1,43 @@
+"""hcs_api: the HCS API types every component (and any controller that embeds them) shares.
+
+The custom resources live in `hcs_api.v1alpha1`; wire names in `hcs_api.names`. This top level
+holds what almost every caller needs: quantities, reading a pod's request, parsing a CR, and the
+error types.
+"""
+
+from hcs_api._crdgen import custom_resource_definitions
+from hcs_api._podrequest import (
+    ComputeRequest,
+    ContainerKind,
+    ContainerRequest,
+    PodRequest,
+    Preferences,
+    TopologyPreference,
+    read_pod_request,
+)
+from hcs_api._quantity import Quantity, QuantityFormat
+from hcs_api._resources import HcsResource, InvalidResourceError, parse_resource
+from hcs_api.errors import HcsApiError, QuantityError, RequestError, describe_validation_error
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ComputeRequest",
+    "ContainerKind",
+    "ContainerRequest",
+    "HcsApiError",
+    "HcsResource",
+    "InvalidResourceError",
+    "PodRequest",
+    "Preferences",
+    "Quantity",
+    "QuantityError",
+    "QuantityFormat",
+    "RequestError",
+    "TopologyPreference",
+    "__version__",
+    "custom_resource_definitions",
+    "describe_validation_error",
+    "parse_resource",
+    "read_pod_request",
+]

@@ -1,0 +1,157 @@
+"""Every name HCS puts on the wire: resource names, `hcs.io/` annotations, labels and taints.
+
+One module, so that the agent, scheduler, webhook and any controller that embeds hcs_api agree
+on the spelling. Annotation values are strings, as Kubernetes requires.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from typing import Final
+
+from hcs_api.errors import HcsApiError
+
+GROUP: Final = "hcs.io"
+VERSION: Final = "v1alpha1"
+API_VERSION: Final = "hcs.io/v1alpha1"
+
+
+class Resource(enum.StrEnum):
+    """Extended resources a container requests (`resources.requests` / `limits`).
+
+    All are whole numbers, as Kubernetes requires of extended resources. VRAM and throughput are
+    totals for the container; with `ai.compute/devices: N` they are split evenly over N whole
+    devices on one node.
+    """
+
+    VRAM = "ai.compute/vram"
+    """Device memory in bytes (a quantity such as 16Gi)."""
+    TFLOPS_FP16 = "ai.compute/tflops-fp16"
+    """Dense FP16/BF16 throughput in TFLOPS."""
+    TFLOPS_FP32 = "ai.compute/tflops-fp32"
+    """Dense FP32 throughput in TFLOPS."""
+    TOPS_INT8 = "ai.compute/tops-int8"
+    """Dense INT8 throughput in TOPS."""
+    DEVICES = "ai.compute/devices"
+    """Number of whole devices, for work that needs them (distributed training)."""
+
+
+RESOURCE_PREFIX = "ai.compute/"
+
+
+class Vendor(enum.StrEnum):
+    """Accelerator vendors HCS can place work on."""
+
+    NVIDIA = "nvidia"
+    ASCEND = "ascend"
+    HYGON = "hygon"
+    CAMBRICON = "cambricon"
+
+
+class Annotation(enum.StrEnum):
+    """Pod annotations. User preferences are set by the user; decisions only by HCS."""
+
+    # -- user preferences
+    VENDORS = "hcs.io/vendors"
+    """Comma-separated vendors the pod may run on (default: any)."""
+    EXCLUDE_VENDORS = "hcs.io/exclude-vendors"
+    """Comma-separated vendors the pod must not run on."""
+    MODELS = "hcs.io/models"
+    """Comma-separated device models (hcs-exchange profile names) the pod may run on."""
+    EXCLUDE_MODELS = "hcs.io/exclude-models"
+    """Comma-separated device models the pod must not run on."""
+    TOPOLOGY = "hcs.io/topology"
+    """How much multi-device link quality matters: none, preferred (default) or required."""
+    ALLOW_DOWNGRADE = "hcs.io/allow-downgrade"
+    """"true" lets HCS serve the request with less throughput than asked when nothing else fits."""
+    CHECKPOINT_DIR = "hcs.io/checkpoint-dir"
+    """Absolute path of the job's checkpoints, used when it is moved off sick hardware."""
+    REBIND_IMAGE = "hcs.io/rebind-image"
+    """"true" asks for early binding: the image is rewritten to the chosen vendor's runtime."""
+
+    # -- decisions (written only by HCS; the webhook rejects a user who sets them)
+    NODE = "hcs.io/node"
+    """Node chosen by the scheduler."""
+    VENDOR = "hcs.io/vendor"
+    """Vendor chosen for the pod."""
+    ALLOCATION = "hcs.io/allocation"
+    """The whole allocation as JSON: device ids, VRAM and throughput per container."""
+    BIND_PHASE = "hcs.io/bind-phase"
+    """Where binding stands: reserved, bound or failed."""
+    BIND_TIME = "hcs.io/bind-time"
+    """RFC 3339 time of the last change of the bind phase."""
+
+
+USER_ANNOTATIONS = frozenset(
+    {
+        Annotation.VENDORS,
+        Annotation.EXCLUDE_VENDORS,
+        Annotation.MODELS,
+        Annotation.EXCLUDE_MODELS,
+        Annotation.TOPOLOGY,
+        Annotation.ALLOW_DOWNGRADE,
+        Annotation.CHECKPOINT_DIR,
+        Annotation.REBIND_IMAGE,
+    }
+)
+DECISION_ANNOTATIONS = frozenset(set(Annotation) - USER_ANNOTATIONS)
+
+# Per-container decisions, read by the container's env through the downward API
+# (metadata.annotations['hcs.io/devices.<container>']), so each key names one container.
+DEVICES_ANNOTATION_PREFIX = "hcs.io/devices."
+"""Device ids given to a container, comma-separated, as its vendor's *_VISIBLE_DEVICES expects."""
+VRAM_QUOTA_ANNOTATION_PREFIX = "hcs.io/vram-quota."
+"""The container's VRAM slice per device in bytes, read by the interceptor's quota variable."""
+
+_PER_CONTAINER_PREFIXES = (DEVICES_ANNOTATION_PREFIX, VRAM_QUOTA_ANNOTATION_PREFIX)
+# An annotation key's name part: at most 63 characters, alphanumeric at both ends.
+_NAME_PART_RE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+
+
+def devices_annotation(container: str) -> str:
+    """The annotation key holding `container`'s device ids."""
+    return _per_container_key(DEVICES_ANNOTATION_PREFIX, container)
+
+
+def vram_quota_annotation(container: str) -> str:
+    """The annotation key holding `container`'s VRAM quota per device."""
+    return _per_container_key(VRAM_QUOTA_ANNOTATION_PREFIX, container)
+
+
+def is_decision_annotation(key: str) -> bool:
+    """True for every key only HCS may write, per-container keys included."""
+    return key in DECISION_ANNOTATIONS or key.startswith(_PER_CONTAINER_PREFIXES)
+
+
+def _per_container_key(prefix: str, container: str) -> str:
+    name = prefix.removeprefix(f"{GROUP}/") + container
+    if len(name) > 63 or not _NAME_PART_RE.match(name):
+        raise HcsApiError(f"container name {container!r} does not fit an annotation key ({name!r})")
+    return prefix + container
+
+
+class BindPhase(enum.StrEnum):
+    """Values of `hcs.io/bind-phase`."""
+
+    RESERVED = "reserved"
+    BOUND = "bound"
+    FAILED = "failed"
+
+
+class Label(enum.StrEnum):
+    """Node labels HCS sets."""
+
+    VENDOR = "hcs.io/vendor"
+    """The node's accelerator vendor (the first, if a node mixes vendors)."""
+    MANAGED = "hcs.io/managed"
+    """"true" on nodes whose hcs-agent reports a ComputeNode."""
+
+
+class Taint(enum.StrEnum):
+    """Node taint keys HCS sets (effect NoSchedule unless noted)."""
+
+    UNHEALTHY = "hcs.io/unhealthy"
+    """The node's accelerators are failing: no new work, and work is moved off (NoExecute)."""
+    DEGRADED = "hcs.io/degraded"
+    """Some devices are sick: new work avoids the node (NoSchedule)."""

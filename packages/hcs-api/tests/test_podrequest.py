@@ -1,0 +1,207 @@
+"""A pod's ai.compute requests and hcs.io preferences are read as Kubernetes and HCS define them."""
+
+import pytest
+
+from hcs_api import ComputeRequest, Preferences, RequestError, TopologyPreference, read_pod_request
+from hcs_api.names import Vendor
+
+GI = 1024**3
+
+
+def _container(name, requests=None, limits=None, restart_policy=None):
+    container = {"name": name, "image": "busybox", "resources": {}}
+    if requests is not None:
+        container["resources"]["requests"] = requests
+    if limits is not None:
+        container["resources"]["limits"] = limits
+    if restart_policy:
+        container["restartPolicy"] = restart_policy
+    return container
+
+
+def _pod(containers, init_containers=(), annotations=None):
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "annotations": annotations or {}},
+        "spec": {"containers": list(containers), "initContainers": list(init_containers)},
+    }
+
+
+EFFECTIVE = [
+    (
+        "one-app",
+        [_container("a", {"ai.compute/vram": "16Gi", "ai.compute/tflops-fp16": "100"})],
+        [],
+        ComputeRequest(vram=16 * GI, tflops_fp16=100),
+    ),
+    (
+        "apps-add-up",
+        [_container("a", {"ai.compute/vram": "16Gi"}), _container("b", {"ai.compute/vram": "8Gi"})],
+        [],
+        ComputeRequest(vram=24 * GI),
+    ),
+    (
+        "init-larger-than-apps-wins",
+        [_container("a", {"ai.compute/vram": "8Gi"})],
+        [_container("warm", {"ai.compute/vram": "40Gi"})],
+        ComputeRequest(vram=40 * GI),
+    ),
+    (
+        "inits-run-one-at-a-time",
+        [_container("a", {"ai.compute/vram": "1Gi"})],
+        [
+            _container("i1", {"ai.compute/vram": "10Gi"}),
+            _container("i2", {"ai.compute/vram": "12Gi"}),
+        ],
+        ComputeRequest(vram=12 * GI),
+    ),
+    (
+        "sidecar-runs-beside-later-inits-and-apps",
+        [_container("a", {"ai.compute/vram": "8Gi"})],
+        [
+            _container("side", {"ai.compute/vram": "4Gi"}, restart_policy="Always"),
+            _container("init", {"ai.compute/vram": "10Gi"}),
+        ],
+        ComputeRequest(vram=14 * GI),
+    ),
+    (
+        "limits-only-means-request-equals-limit",
+        [_container("a", limits={"ai.compute/devices": "2", "ai.compute/vram": "160Gi"})],
+        [],
+        ComputeRequest(devices=2, vram=160 * GI),
+    ),
+    (
+        "per-resource-maximum",
+        [_container("a", {"ai.compute/tflops-fp32": "50"})],
+        [_container("i", {"ai.compute/vram": "2Gi"})],
+        ComputeRequest(vram=2 * GI, tflops_fp32=50),
+    ),
+    (
+        "other-resources-ignored",
+        [_container("a", {"cpu": "2", "memory": "4Gi", "nvidia.com/gpu": "1"})],
+        [],
+        ComputeRequest(),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("containers", "inits", "expected"), [c[1:] for c in EFFECTIVE], ids=[c[0] for c in EFFECTIVE]
+)
+def test_effective_request_follows_kubernetes(containers, inits, expected):
+    assert read_pod_request(_pod(containers, inits)).effective == expected
+
+
+def test_per_container_requests_are_kept_with_their_kind():
+    request = read_pod_request(
+        _pod(
+            [_container("train", {"ai.compute/vram": "16Gi"})],
+            [_container("side", {"ai.compute/vram": "1Gi"}, restart_policy="Always")],
+        )
+    )
+    assert [(c.name, str(c.kind), c.request.vram) for c in request.containers] == [
+        ("side", "sidecar", GI),
+        ("train", "app", 16 * GI),
+    ]
+
+
+def test_pod_without_hcs_resources_is_empty():
+    assert read_pod_request(_pod([_container("a", {"cpu": "1"})])).is_empty()
+
+
+BAD = [
+    (
+        "requests-differ-from-limits",
+        {"ai.compute/vram": "16Gi"},
+        {"ai.compute/vram": "8Gi"},
+        "requests \\(16Gi\\) and limits \\(8Gi\\) differ",
+    ),
+    (
+        "unknown-resource",
+        {"ai.compute/tflops-fp8": "10"},
+        None,
+        "unknown resource ai.compute/tflops-fp8",
+    ),
+    ("fractional", {"ai.compute/tflops-fp16": "0.5"}, None, "must be whole numbers"),
+    ("negative", {"ai.compute/vram": "-1Gi"}, None, "cannot be negative"),
+    ("garbage-quantity", {"ai.compute/vram": "lots"}, None, "'lots' is not a Kubernetes quantity"),
+]
+
+
+@pytest.mark.parametrize(
+    ("requests", "limits", "message"), [b[1:] for b in BAD], ids=[b[0] for b in BAD]
+)
+def test_bad_requests_are_refused_naming_container_and_resource(requests, limits, message):
+    with pytest.raises(RequestError, match=message) as caught:
+        read_pod_request(_pod([_container("train", requests, limits)]))
+    assert "'train'" in str(caught.value)
+
+
+def test_malformed_pod_shapes_are_request_errors():
+    with pytest.raises(RequestError, match=r"pod\.spec is not an object"):
+        read_pod_request({"metadata": {}})
+    with pytest.raises(RequestError, match="no name"):
+        read_pod_request({"spec": {"containers": [{"image": "x"}]}})
+    with pytest.raises(RequestError, match=r"spec\.containers is not a list"):
+        read_pod_request({"spec": {"containers": {"name": "a"}}})
+
+
+def test_preferences_are_parsed():
+    request = read_pod_request(
+        _pod(
+            [_container("a", {"ai.compute/vram": "1Gi"})],
+            annotations={
+                "hcs.io/vendors": "nvidia, ascend",
+                "hcs.io/exclude-models": "T4",
+                "hcs.io/topology": "required",
+                "hcs.io/allow-downgrade": "true",
+                "hcs.io/checkpoint-dir": "/ckpt/run-7",
+            },
+        )
+    )
+    prefs = request.preferences
+    assert prefs.vendors == {Vendor.NVIDIA, Vendor.ASCEND}
+    assert prefs.topology is TopologyPreference.REQUIRED
+    assert prefs.allow_downgrade
+    assert prefs.checkpoint_dir == "/ckpt/run-7"
+    assert prefs.allows_vendor(Vendor.ASCEND)
+    assert not prefs.allows_vendor(Vendor.HYGON)
+    assert not prefs.allows_model("T4")
+    assert prefs.allows_model("A100-80G")
+
+
+def test_default_preferences_allow_everything():
+    prefs = Preferences()
+    assert all(prefs.allows_vendor(v) for v in Vendor)
+    assert prefs.topology is TopologyPreference.PREFERRED
+
+
+BAD_PREFERENCES = [
+    (
+        "vendor-allowed-and-excluded",
+        {"hcs.io/vendors": "nvidia", "hcs.io/exclude-vendors": "nvidia"},
+        "vendor nvidia is both allowed and excluded",
+    ),
+    (
+        "model-allowed-and-excluded",
+        {"hcs.io/models": "T4", "hcs.io/exclude-models": "T4"},
+        "model T4 is both allowed and excluded",
+    ),
+    ("unknown-vendor", {"hcs.io/vendors": "nvida"}, "unknown vendor nvida"),
+    ("bad-topology", {"hcs.io/topology": "tight"}, "use one of none, preferred, required"),
+    ("bad-boolean", {"hcs.io/allow-downgrade": "yes"}, 'use "true" or "false"'),
+    ("relative-checkpoint", {"hcs.io/checkpoint-dir": "ckpt"}, "must be an absolute path"),
+]
+
+
+@pytest.mark.parametrize(
+    ("annotations", "message"),
+    [b[1:] for b in BAD_PREFERENCES],
+    ids=[b[0] for b in BAD_PREFERENCES],
+)
+def test_contradictory_or_malformed_preferences_are_refused(annotations, message):
+    with pytest.raises(RequestError, match=message):
+        read_pod_request(
+            _pod([_container("a", {"ai.compute/vram": "1Gi"})], annotations=annotations)
+        )
