@@ -3,9 +3,9 @@ SHELL := /bin/bash
 VENV ?= .venv
 BIN := $(VENV)/bin
 # Packages checked by mypy --strict (the pure-decision ones, as they land).
-STRICT := packages/hcs-api/src/hcs_api
+STRICT := packages/hcs-api/src/hcs_api packages/hcs-exchange/src/hcs_exchange
 
-.PHONY: run test lint venv bazel crds check-install lock clean
+.PHONY: run test lint venv bazel crds wheels check-install lock clean
 
 ## run: set up, then the main job (until the simulator lands: the CRDs and a validated ComputeNode)
 run: venv
@@ -37,17 +37,24 @@ bazel:
 crds: venv
 	$(BIN)/hcs-api crds --output-dir deploy/crds
 
-## check-install: each package installs on its own with plain pip into a fresh virtualenv
-check-install:
+## wheels: build every package's wheel into dist/ (HCS packages are not on PyPI; pip finds
+## them with --find-links dist)
+wheels: venv
+	@rm -rf dist && mkdir -p dist
+	@for package in packages/*/; do $(BIN)/pip wheel -q --no-deps --no-build-isolation -w dist "$$package"; done
+	@ls dist
+
+## check-install: each package installs with plain pip into a fresh virtualenv
+check-install: wheels
 	@tools/check_install.sh
 
 ## lock: re-resolve requirements/top.txt into requirements/lock.txt
 lock:
 	rm -rf .venv-lock && python3 -m venv .venv-lock
 	.venv-lock/bin/pip install -q -r requirements/top.txt
-	{ sed -n '1,2p' requirements/lock.txt; .venv-lock/bin/pip freeze --all | grep -v '^pip=='; } > requirements/lock.new
+	{ grep '^#' requirements/lock.txt; .venv-lock/bin/pip freeze --all | grep -v '^pip==' | sed 's/+cpu$$//'; } > requirements/lock.new
 	mv requirements/lock.new requirements/lock.txt && rm -rf .venv-lock
 
 clean:
 	-bazel clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) dist

@@ -1,4 +1,36 @@
-"""hcs_exchange: skeleton only; see this package's README for what is coming."""
+"""hcs_exchange: sourced accelerator profiles and exchange rates between vendors' devices.
 
-__version__ = "0.0.1"
-__all__ = ["__version__"]
+`load_database()` gives the bundled profiles; `Exchange` answers "how fast is X compared with
+an A100-80G" and "how many X serve this request"; calibration records replace datasheet figures
+with measured ones.
+"""
+
+from hcs_exchange._files import apply_overrides, load_database
+from hcs_exchange.calibration import CalibrationRecord, apply_calibration, measure
+from hcs_exchange.errors import ExchangeError, ProfileFileError, UnknownModelError
+from hcs_exchange.exchange import Demand, Exchange, Fit, RateOverride, Workload
+from hcs_exchange.profiles import REFERENCE_MODEL, Figure, Precision, Profile, ProfileDatabase
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "REFERENCE_MODEL",
+    "CalibrationRecord",
+    "Demand",
+    "Exchange",
+    "ExchangeError",
+    "Figure",
+    "Fit",
+    "Precision",
+    "Profile",
+    "ProfileDatabase",
+    "ProfileFileError",
+    "RateOverride",
+    "UnknownModelError",
+    "Workload",
+    "__version__",
+    "apply_calibration",
+    "apply_overrides",
+    "load_database",
+    "measure",
+]
