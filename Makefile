@@ -3,15 +3,16 @@ SHELL := /bin/bash
 VENV ?= .venv
 BIN := $(VENV)/bin
 # Packages checked by mypy --strict (the pure-decision ones, as they land).
-STRICT := packages/hcs-api/src/hcs_api packages/hcs-exchange/src/hcs_exchange
+STRICT := packages/hcs-api/src/hcs_api packages/hcs-exchange/src/hcs_exchange packages/hcs-scheduler/src/hcs_scheduler
 
 .PHONY: run test lint venv bazel crds wheels check-install lock clean
 
-## run: set up, then the main job (until the simulator lands: the CRDs and a validated ComputeNode)
+## run: set up, then the main job: the simulator on its bundled scenarios (policy comparison on
+## a mixed 4-vendor cluster and an Alibaba trace sample, then vendor-neutral vs vendor-locked)
 run: venv
-	@$(BIN)/hcs-api crds
-	@echo "---"
-	@$(BIN)/hcs-api validate --print deploy/examples/computenode-h100.yaml deploy/examples/computequota.yaml
+	@$(BIN)/hcs-scheduler simulate --report reports/default
+	@echo
+	@$(BIN)/hcs-scheduler simulate --protocol vendor-lock --report reports/default
 
 ## test: set up (virtualenv, bazel), then every test through `bazel test //...`
 test: venv bazel

@@ -6,6 +6,7 @@ with measured ones.
 """
 
 from hcs_exchange._files import apply_overrides, load_database
+from hcs_exchange._format import table as text_table
 from hcs_exchange.calibration import CalibrationRecord, apply_calibration, measure
 from hcs_exchange.errors import ExchangeError, ProfileFileError, UnknownModelError
 from hcs_exchange.exchange import Demand, Exchange, Fit, RateOverride, Workload
@@ -33,4 +34,5 @@ __all__ = [
     "apply_overrides",
     "load_database",
     "measure",
+    "text_table",
 ]

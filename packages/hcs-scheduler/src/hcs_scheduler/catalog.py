@@ -1,0 +1,41 @@
+"""Policies by name: `make_policy("default", ...)`, or a weighted mix "fgd:1,health:0.2"."""
+
+from __future__ import annotations
+
+from hcs_scheduler.cluster import Cluster
+from hcs_scheduler.default_policy import HcsDefault, model_pressure
+from hcs_scheduler.errors import ConfigError
+from hcs_scheduler.fragmentation import FragmentationIndex, WorkloadMix
+from hcs_scheduler.policies import _SIMPLE, BASELINES, Fragmentation, Policy, Weighted
+
+NAMES = ("default", *BASELINES, "binpack", "spread", "health")
+
+
+class PolicyFactory:
+    """Builds policies that share one fragmentation index (its memo serves them all)."""
+
+    def __init__(self, mix: WorkloadMix, cluster: Cluster) -> None:
+        self.index = FragmentationIndex(mix)
+        self.pressure = model_pressure(mix, cluster)
+
+    def make(self, spec: str) -> Policy:
+        if "," in spec or ":" in spec:
+            return Weighted(
+                [self._weighted(part) for part in spec.split(",") if part.strip()], name=spec
+            )
+        name = spec.strip()
+        if name == "default":
+            return HcsDefault(self.index, self.pressure)
+        if name == "fgd":
+            return Fragmentation(self.index)
+        if name in _SIMPLE:
+            return _SIMPLE[name]()
+        raise ConfigError(f"unknown policy {name!r}; known: {', '.join(NAMES)}")
+
+    def _weighted(self, part: str) -> tuple[Policy, float]:
+        name, _, weight = part.partition(":")
+        try:
+            value = float(weight) if weight else 1.0
+        except ValueError:
+            raise ConfigError(f"policy weight {weight!r} in {part!r} is not a number") from None
+        return self.make(name), value

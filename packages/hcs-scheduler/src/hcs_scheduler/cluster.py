@@ -1,0 +1,219 @@
+"""The cluster snapshot the placement core decides over.
+
+Every node's devices and free capacity live in numpy arrays (nodes x device slots), so that one
+decision checks and scores thousands of nodes with a few vectorised operations. Each node also
+keeps a *state key* (its free host resources and the sorted state of its devices), interned to
+an integer id: nodes in the same state are interchangeable for every policy that looks only at
+capacity, which lets the fragmentation policy evaluate each distinct state once, not each node.
+
+The snapshot is plain data. `allocate` and `release` are the only mutations; the simulator and
+the extender's cache call them, placement functions never do.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+FULL_SHARE = 1000
+"""A device's whole compute share, in thousandths (the unit of Alibaba's gpu_milli)."""
+
+Device = tuple[int, int, int, bool]
+"""(model, free share, free VRAM, usable): one device in a state key."""
+StateKey = tuple[int, int, tuple[Device, ...]]
+"""(free CPU, free memory, devices sorted): what makes two nodes interchangeable."""
+
+UNLIMITED = np.iinfo(np.int64).max // 4
+"""Host CPU/memory of a node whose host resources HCS does not account (kube-scheduler does)."""
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """One device as the snapshot needs it."""
+
+    id: str
+    model: str
+    vendor: str
+    vram: int
+    """Bytes."""
+    health: int = 100
+    cordoned: bool = False
+    numa_node: int | None = None
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node: host resources, devices and the link quality between them (0-100)."""
+
+    name: str
+    devices: tuple[DeviceSpec, ...]
+    cpu_milli: int = UNLIMITED
+    memory_mib: int = UNLIMITED
+    link_quality: tuple[tuple[int, ...], ...] = ()
+    """Square matrix over `devices`; empty means unknown (treated as the weakest PCIe path)."""
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """What one placement took: node, devices (slot indices) and the amounts per device."""
+
+    node: int
+    devices: tuple[int, ...]
+    share: int
+    """Compute share per device, thousandths."""
+    vram: int
+    """Bytes per device."""
+    cpu_milli: int = 0
+    memory_mib: int = 0
+
+
+HEALTH_FLOOR = 50
+"""A device below this health score gets no new work, like a cordoned one."""
+
+
+@dataclass
+class Cluster:
+    """Mutable snapshot: arrays indexed [node] and [node, slot]."""
+
+    nodes: list[NodeSpec]
+    models: list[str]
+    """Model names; `dev_model` holds indices into this list."""
+    vendors: list[str]
+    """Vendor of each model, by model index."""
+    dev_model: np.ndarray
+    dev_share_free: np.ndarray
+    dev_vram_total: np.ndarray
+    dev_vram_free: np.ndarray
+    dev_usable: np.ndarray
+    dev_health: np.ndarray
+    dev_pods: np.ndarray
+    cpu_total: np.ndarray
+    cpu_free: np.ndarray
+    mem_total: np.ndarray
+    mem_free: np.ndarray
+    link: np.ndarray
+    """[node, slot, slot] link quality 0-100."""
+    node_model: np.ndarray
+    """The node's single model index, or -1 when it mixes models (or has no devices)."""
+    share_counts: list[Counter[int]] = field(default_factory=list)
+    """Per node: how many placements of each per-device share it holds (GPU clustering)."""
+    state_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Per node: the id of its state key (equal ids, interchangeable nodes)."""
+    state_keys_by_id: list[StateKey] = field(default_factory=list)
+    _interned: dict[StateKey, int] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return len(self.nodes)
+
+    @property
+    def slots(self) -> int:
+        return int(self.dev_model.shape[1])
+
+    def model_index(self, name: str) -> int:
+        return self.models.index(name)
+
+    def device_count(self) -> int:
+        return int((self.dev_model >= 0).sum())
+
+    def allocate(self, allocation: Allocation) -> None:
+        self._apply(allocation, sign=-1)
+
+    def release(self, allocation: Allocation) -> None:
+        self._apply(allocation, sign=+1)
+
+    def _apply(self, allocation: Allocation, sign: int) -> None:
+        n = allocation.node
+        slots = list(allocation.devices)
+        if slots:
+            self.dev_share_free[n, slots] += sign * allocation.share
+            self.dev_vram_free[n, slots] += sign * allocation.vram
+            self.dev_pods[n, slots] -= sign
+            self.share_counts[n][allocation.share] -= sign
+        self.cpu_free[n] += sign * allocation.cpu_milli
+        self.mem_free[n] += sign * allocation.memory_mib
+        if (self.dev_share_free[n] < 0).any() or self.cpu_free[n] < 0 or self.mem_free[n] < 0:
+            raise ValueError(f"allocation {allocation} overcommits node {self.nodes[n].name}")
+        self.state_ids[n] = self._intern(self._state_key(n))
+
+    def state_key(self, n: int) -> StateKey:
+        return self.state_keys_by_id[int(self.state_ids[n])]
+
+    def _intern(self, key: StateKey) -> int:
+        found = self._interned.get(key)
+        if found is None:
+            found = self._interned[key] = len(self.state_keys_by_id)
+            self.state_keys_by_id.append(key)
+        return found
+
+    def _state_key(self, n: int) -> StateKey:
+        devices: list[Device] = sorted(
+            zip(
+                self.dev_model[n].tolist(),
+                self.dev_share_free[n].tolist(),
+                self.dev_vram_free[n].tolist(),
+                self.dev_usable[n].tolist(),
+                strict=True,
+            ),
+            reverse=True,
+        )
+        return (int(self.cpu_free[n]), int(self.mem_free[n]), tuple(devices))
+
+    def refresh_state_keys(self) -> None:
+        self.state_ids = np.array(
+            [self._intern(self._state_key(n)) for n in range(self.size)], dtype=np.int64
+        )
+
+
+def build_cluster(nodes: Sequence[NodeSpec]) -> Cluster:
+    """A snapshot of `nodes` with nothing allocated."""
+    models = sorted({d.model for node in nodes for d in node.devices})
+    vendor_of = {d.model: d.vendor for node in nodes for d in node.devices}
+    index = {m: i for i, m in enumerate(models)}
+    size, slots = len(nodes), max((len(node.devices) for node in nodes), default=0)
+    dev_model = np.full((size, slots), -1, dtype=np.int32)
+    share = np.zeros((size, slots), dtype=np.int32)
+    vram = np.zeros((size, slots), dtype=np.int64)
+    usable = np.zeros((size, slots), dtype=bool)
+    health = np.zeros((size, slots), dtype=np.int32)
+    link = np.zeros((size, slots, slots), dtype=np.int16)
+    for n, node in enumerate(nodes):
+        for s, device in enumerate(node.devices):
+            dev_model[n, s] = index[device.model]
+            share[n, s] = FULL_SHARE
+            vram[n, s] = device.vram
+            health[n, s] = device.health
+            usable[n, s] = not device.cordoned and device.health >= HEALTH_FLOOR
+        count = len(node.devices)
+        if node.link_quality:
+            link[n, :count, :count] = np.asarray(node.link_quality, dtype=np.int16)
+    node_model = np.array([_single_model(dev_model[n]) for n in range(size)], dtype=np.int32)
+    cluster = Cluster(
+        nodes=list(nodes),
+        models=models,
+        vendors=[vendor_of[m] for m in models],
+        dev_model=dev_model,
+        dev_share_free=share,
+        dev_vram_total=vram.copy(),
+        dev_vram_free=vram,
+        dev_usable=usable,
+        dev_health=health,
+        dev_pods=np.zeros((size, slots), dtype=np.int32),
+        cpu_total=np.array([node.cpu_milli for node in nodes], dtype=np.int64),
+        cpu_free=np.array([node.cpu_milli for node in nodes], dtype=np.int64),
+        mem_total=np.array([node.memory_mib for node in nodes], dtype=np.int64),
+        mem_free=np.array([node.memory_mib for node in nodes], dtype=np.int64),
+        link=link,
+        node_model=node_model,
+        share_counts=[Counter() for _ in nodes],
+    )
+    cluster.refresh_state_keys()
+    return cluster
+
+
+def _single_model(row: np.ndarray) -> int:
+    present = set(row[row >= 0].tolist())
+    return present.pop() if len(present) == 1 else -1

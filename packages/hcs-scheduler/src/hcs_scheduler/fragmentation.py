@@ -1,0 +1,195 @@
+"""Fragmentation of a node against the expected request mix (the FGD measure), and its change.
+
+Following Weng et al., "Beware of Fragmentation" (USENIX ATC 2023): for a request type t, the
+free compute of a node is *fragmented* when t cannot use it: all of it when t does not fit the
+node at all (host resources, model, device count), otherwise the free share of every device
+that cannot host t. A node's fragmentation is the expectation over the mix of request types
+(their popularity p_t). Placing a request changes one node's state; the best placement is the
+one that raises the cluster's fragmentation least (fragmentation gradient descent).
+
+Node states repeat across nodes and over time, so fragmentation is memoised per state key
+(`Cluster.state_keys`) and computed for many states at once with numpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from hcs_scheduler.cluster import FULL_SHARE, Cluster, Device, StateKey
+from hcs_scheduler.request import PlacementRequest
+
+_MEMO_LIMIT = 2_000_000
+
+
+@dataclass(frozen=True)
+class WorkloadMix:
+    """Request types and their popularity, as arrays over types x (models + one padding column)."""
+
+    cpu: np.ndarray
+    mem: np.ndarray
+    whole: np.ndarray
+    threshold: np.ndarray
+    """Free share a device needs to host the type (its share, or all of it for whole devices)."""
+    vram: np.ndarray
+    allowed: np.ndarray
+    needs_device: np.ndarray
+    weight: np.ndarray
+
+    @classmethod
+    def from_requests(cls, requests: Sequence[PlacementRequest]) -> WorkloadMix:
+        """The mix of `requests`: each distinct request is a type, repeats raise its popularity."""
+        counts: dict[tuple[object, ...], int] = {}
+        types: dict[tuple[object, ...], PlacementRequest] = {}
+        for request in requests:
+            counts[request.key] = counts.get(request.key, 0) + 1
+            types.setdefault(request.key, request)
+        chosen = list(types.values())
+        weight = np.array([counts[t.key] for t in chosen], dtype=np.float64)
+        whole = _padded([t.whole for t in chosen], 0)
+        return cls(
+            cpu=np.array([t.cpu_milli for t in chosen], dtype=np.int64),
+            mem=np.array([t.memory_mib for t in chosen], dtype=np.int64),
+            whole=whole,
+            threshold=np.where(whole > 0, FULL_SHARE, _padded([t.share for t in chosen], 0)),
+            vram=_padded([t.vram for t in chosen], 0),
+            allowed=_padded([t.allowed for t in chosen], False),
+            needs_device=np.array([t.needs_device for t in chosen], dtype=bool),
+            weight=weight / weight.sum() if len(chosen) else weight,
+        )
+
+    def fragmentation(self, keys: Sequence[StateKey]) -> np.ndarray:
+        """Expected fragmented free share of each state, in thousandths of a device."""
+        if not len(self.weight):
+            return np.zeros(len(keys))
+        cpu = np.array([k[0] for k in keys], dtype=np.int64)
+        mem = np.array([k[1] for k in keys], dtype=np.int64)
+        devices = np.array([k[2] for k in keys], dtype=np.int64).reshape(len(keys), -1, 4)
+        model, free, vram, usable = (devices[..., i] for i in range(4))
+        present = (model >= 0) & (usable > 0)
+        column = np.where(model >= 0, model, self.allowed.shape[1] - 1)
+        can_use = self.allowed[:, column] & present[None] & (vram[None] >= self.vram[:, column])
+        can_host = can_use & (free[None] >= self.threshold[:, column])
+        total = (free * present).sum(axis=1)
+        stranded = (free[None] * (present[None] & ~can_host)).sum(axis=2)
+        whole = self.whole[:, column]
+        share_fit = (can_host & (whole == 0)).any(axis=2)
+        need = whole.max(axis=2)
+        whole_fit = (need > 0) & ((can_host & (whole > 0)).sum(axis=2) >= need)
+        device_fit = np.where(self.needs_device[:, None], share_fit | whole_fit, True)
+        host_fit = (cpu[None] >= self.cpu[:, None]) & (mem[None] >= self.mem[:, None])
+        fragmented = np.where(host_fit & device_fit, stranded, total[None])
+        return np.asarray(self.weight @ fragmented, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One way to place a request on a node in a given state, and the state it leads to."""
+
+    device: Device | None
+    """The device taken for a share (its state before), or None."""
+    whole_model: int | None
+    """The model whose whole devices are taken, or None."""
+    after: StateKey
+
+
+class FragmentationIndex:
+    """Memoised fragmentation of node states and of the best placement from each state."""
+
+    def __init__(self, mix: WorkloadMix) -> None:
+        self.mix = mix
+        self._value: dict[StateKey, float] = {}
+        self._types: dict[tuple[object, ...], int] = {}
+        self._best: dict[tuple[int, int], tuple[float, Option]] = {}
+
+    def values(self, keys: Sequence[StateKey]) -> list[float]:
+        missing = list({k for k in keys if k not in self._value})
+        if missing:
+            if len(self._value) > _MEMO_LIMIT:
+                self._value.clear()
+            for key, value in zip(missing, self.mix.fragmentation(missing).tolist(), strict=True):
+                self._value[key] = value
+        return [self._value[k] for k in keys]
+
+    def cluster_fragmentation(self, cluster: Cluster) -> float:
+        """Expected fragmented share summed over the cluster's nodes, thousandths of a device."""
+        ids, counts = np.unique(cluster.state_ids, return_counts=True)
+        values = self.values([cluster.state_keys_by_id[i] for i in ids.tolist()])
+        return float(np.dot(values, counts))
+
+    def best(
+        self, cluster: Cluster, nodes: np.ndarray, request: PlacementRequest
+    ) -> tuple[np.ndarray, Callable[[int], Option]]:
+        """Per node: the smallest fragmentation increase a placement of `request` causes there,
+        and a function giving the placement that causes it (by position in `nodes`)."""
+        kind = self._types.setdefault(request.key, len(self._types))
+        ids, inverse = np.unique(cluster.state_ids[nodes], return_inverse=True)
+        todo = [i for i in ids.tolist() if (i, kind) not in self._best]
+        if todo:
+            if len(self._best) > _MEMO_LIMIT:
+                self._best.clear()
+            keys = {i: cluster.state_keys_by_id[i] for i in todo}
+            options = {i: placement_options(keys[i], request) for i in todo}
+            self.values([o.after for opts in options.values() for o in opts] + list(keys.values()))
+            for i, opts in options.items():
+                before = self._value[keys[i]]
+                scored = [(self._value[o.after] - before, o) for o in opts]
+                self._best[(i, kind)] = min(scored, key=lambda item: item[0])
+        found = [self._best[(i, kind)] for i in ids.tolist()]
+        deltas = np.array([delta for delta, _ in found])[inverse]
+        return deltas, lambda position: found[int(inverse[position])][1]
+
+
+def placement_options(key: StateKey, request: PlacementRequest) -> list[Option]:
+    """Every distinct way `request` fits a node in state `key` (empty when it does not)."""
+    cpu, mem, devices = int(key[0]), int(key[1]), key[2]
+    if cpu < request.cpu_milli or mem < request.memory_mib:
+        return []
+    host = (cpu - request.cpu_milli, mem - request.memory_mib)
+    if not request.needs_device:
+        return [Option(None, None, (*host, devices))]
+    options: list[Option] = []
+    for device in dict.fromkeys(devices):  # distinct device states, in order
+        model, free, vram, usable = device
+        if model < 0 or not usable or not request.allowed[model] or request.whole[model]:
+            continue
+        if free >= request.share[model] and vram >= request.vram[model]:
+            taken = (
+                model,
+                free - int(request.share[model]),
+                vram - int(request.vram[model]),
+                usable,
+            )
+            options.append(Option(device, None, (*host, _replace(devices, device, taken, 1))))
+    for model in {d[0] for d in devices if d[0] >= 0}:
+        need = int(request.whole[model])
+        if not need or not request.allowed[model]:
+            continue
+        free_whole = [
+            d
+            for d in devices
+            if d[0] == model and d[1] == FULL_SHARE and d[3] and d[2] >= request.vram[model]
+        ]
+        if len(free_whole) >= need:
+            device = max(free_whole)
+            taken = (model, 0, device[2] - int(request.vram[model]), True)
+            options.append(Option(None, model, (*host, _replace(devices, device, taken, need))))
+    return options
+
+
+def _padded(rows: list[np.ndarray], fill: object) -> np.ndarray:
+    """Rows stacked with one extra column (the slot without a device) set to `fill`."""
+    stacked = np.stack(rows)
+    return np.concatenate([stacked, np.full((len(rows), 1), fill, dtype=stacked.dtype)], axis=1)
+
+
+def _replace(
+    devices: tuple[Device, ...], old: Device, new: Device, count: int
+) -> tuple[Device, ...]:
+    out = list(devices)
+    for _ in range(count):
+        out.remove(old)
+        out.append(new)
+    return tuple(sorted(out, reverse=True))

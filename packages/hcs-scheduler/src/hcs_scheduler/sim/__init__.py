@@ -1,0 +1,1 @@
+"""The trace-driven simulator: the placement core run over a cluster and a workload, offline."""

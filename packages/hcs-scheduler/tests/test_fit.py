@@ -1,0 +1,79 @@
+"""Which nodes and devices can take a request: shares, whole devices, health, models, host."""
+
+import pytest
+
+from hcs_scheduler import Allocation, build_cluster, uniform_request
+from hcs_scheduler.fit import device_fit, explain
+
+GI = 1024**3
+
+
+def _cluster(make_node):
+    return build_cluster(
+        [
+            make_node("a", devices=2),
+            make_node("b", devices=4, cordoned=(0,), health=(100, 100, 30, 100)),
+            make_node("t4", model="T4", devices=2, vram=16 * GI, cpu=8_000),
+        ]
+    )
+
+
+CASES = [
+    # (case, request kwargs, expected feasible node names)
+    ("share-fits-everywhere", {"share": 500, "vram": 8 * GI}, ["a", "b", "t4"]),
+    ("vram-rules-out-small-cards", {"share": 500, "vram": 40 * GI}, ["a", "b"]),
+    ("two-whole-devices", {"whole": 2}, ["a", "b", "t4"]),
+    ("three-whole-skips-sick-and-cordoned", {"whole": 3}, []),
+    ("two-whole-only-healthy-counted", {"whole": 2, "cpu_milli": 10_000}, ["a", "b"]),
+    ("cpu-only-request", {"cpu_milli": 60_000}, ["a", "b"]),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_feasible_nodes(make_node, kwargs, expected):
+    cluster = _cluster(make_node)
+    fit = device_fit(cluster, uniform_request("r", len(cluster.models), **kwargs))
+    assert [cluster.nodes[n].name for n in fit.nodes.nonzero()[0]] == expected
+
+
+def test_sick_and_cordoned_devices_never_get_work(make_node):
+    cluster = _cluster(make_node)
+    fit = device_fit(cluster, uniform_request("r", len(cluster.models), share=100))
+    assert fit.share_ok[1].tolist() == [False, True, False, True]
+
+
+def test_model_constraint(make_node):
+    cluster = _cluster(make_node)
+    t4 = cluster.models.index("T4")
+    fit = device_fit(cluster, uniform_request("r", len(cluster.models), share=100, allowed=[t4]))
+    assert fit.nodes.tolist() == [False, False, True]
+
+
+def test_partly_used_device_is_not_whole(make_node):
+    cluster = _cluster(make_node)
+    cluster.allocate(Allocation(node=0, devices=(0,), share=100, vram=GI))
+    fit = device_fit(cluster, uniform_request("r", len(cluster.models), whole=2))
+    assert not fit.nodes[0]
+    assert fit.share_ok[0][:2].tolist() == [False, False]
+    share = device_fit(cluster, uniform_request("r", len(cluster.models), share=900))
+    assert share.share_ok[0][:2].tolist() == [True, True]
+
+
+def test_overcommit_is_refused(make_node):
+    cluster = _cluster(make_node)
+    with pytest.raises(ValueError, match="overcommits node a"):
+        cluster.allocate(Allocation(node=0, devices=(0,), share=1500, vram=0))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        ({"share": 100, "vram": 40 * GI}, "needs 40Gi on one device; largest free here is 16Gi"),
+        ({"cpu_milli": 9_000}, "needs 9000m CPU; 8000m free"),
+        ({"whole": 4}, "needs 4 whole T4 devices; 2 free"),
+    ],
+    ids=["vram", "cpu", "whole"],
+)
+def test_explain_says_what_is_missing(make_node, kwargs, reason):
+    cluster = _cluster(make_node)
+    assert explain(cluster, uniform_request("r", len(cluster.models), **kwargs), 2) == reason

@@ -1,0 +1,67 @@
+"""The FGD measure on states small enough to compute by hand."""
+
+import numpy as np
+import pytest
+
+from hcs_scheduler import Allocation, build_cluster, uniform_request
+from hcs_scheduler.fragmentation import FragmentationIndex, WorkloadMix, placement_options
+
+
+def _state(cpu, frees, model=0):
+    devices = tuple(sorted(((model, f, 0, True) for f in frees), reverse=True))
+    return (cpu, 10**6, devices)
+
+
+def _mix(*requests):
+    return WorkloadMix.from_requests(list(requests))
+
+
+HALF = uniform_request("half", 1, share=500, cpu_milli=1000)
+WHOLE = uniform_request("whole", 1, whole=1, cpu_milli=1000)
+TWO = uniform_request("two", 1, whole=2, cpu_milli=1000)
+
+CASES = [
+    # (case, mix, state, expected expected-fragmentation in thousandths)
+    ("half-share-strands-small-leftovers", _mix(HALF), _state(8000, [1000, 300]), 300),
+    ("whole-strands-partly-used", _mix(WHOLE), _state(8000, [1000, 300]), 300),
+    ("two-whole-cannot-fit-at-all", _mix(TWO), _state(8000, [1000, 300]), 1300),
+    ("no-cpu-strands-everything", _mix(HALF), _state(500, [1000, 1000]), 2000),
+    (
+        "mix-is-weighted",
+        _mix(HALF, TWO, TWO, TWO),
+        _state(8000, [1000, 300]),
+        0.25 * 300 + 0.75 * 1300,
+    ),
+    ("empty-node-with-room", _mix(HALF, WHOLE), _state(8000, [1000, 1000]), 0),
+]
+
+
+@pytest.mark.parametrize(
+    ("mix", "state", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_fragmentation_by_hand(mix, state, expected):
+    assert mix.fragmentation([state])[0] == pytest.approx(expected)
+
+
+def test_model_constraint_makes_other_models_fragmented():
+    t4_only = uniform_request("t4", 2, share=500, allowed=[1])
+    mix = WorkloadMix.from_requests([t4_only])
+    assert mix.fragmentation([_state(8000, [1000], model=0)])[0] == 1000
+    assert mix.fragmentation([_state(8000, [1000], model=1)])[0] == 0
+
+
+def test_best_placement_lowers_fragmentation_most(make_node):
+    # A 500 share on the half-used device keeps the whole device free for the whole-GPU type.
+    cluster = build_cluster([make_node("n", devices=2, vram=0, cpu=8000, memory=10**6)])
+    cluster.allocate(Allocation(node=0, devices=(1,), share=500, vram=0))
+    index = FragmentationIndex(_mix(HALF, WHOLE))
+    deltas, option = index.best(cluster, np.array([0]), HALF)
+    assert option(0).device == (0, 500, 0, True)
+    assert deltas[0] == pytest.approx(0 - index.values([cluster.state_key(0)])[0])
+    assert index.cluster_fragmentation(cluster) == pytest.approx(0.5 * 0 + 0.5 * 500)
+
+
+def test_options_cover_each_distinct_device_once():
+    options = placement_options(_state(8000, [1000, 1000, 600]), HALF)
+    assert sorted(o.device[1] for o in options) == [600, 1000]
+    assert placement_options(_state(500, [1000]), HALF) == []
