@@ -49,7 +49,9 @@ def main() -> None:
     ]
     factory = PolicyFactory(WorkloadMix.from_requests([t.request(cluster) for t in tasks]), cluster)
     started = time.perf_counter()
-    result = replay.run(nodes, jobs, factory.make(args.policy), args.policy)
+    result = replay.run(
+        nodes, jobs, factory.make(args.policy), args.policy, interner=factory.interner
+    )
     seconds = time.perf_counter() - started
     print(
         f"{args.jobs} jobs on {len(nodes)} nodes ({cluster.device_count()} devices), "

@@ -54,7 +54,7 @@ def test_best_placement_lowers_fragmentation_most(make_node):
     # A 500 share on the half-used device keeps the whole device free for the whole-GPU type.
     cluster = build_cluster([make_node("n", devices=2, vram=0, cpu=8000, memory=10**6)])
     cluster.allocate(Allocation(node=0, devices=(1,), share=500, vram=0))
-    index = FragmentationIndex(_mix(HALF, WHOLE))
+    index = FragmentationIndex(_mix(HALF, WHOLE), cluster.interner)
     deltas, option = index.best(cluster, np.array([0]), HALF)
     assert option(0).device == (0, 500, 0, True)
     assert deltas[0] == pytest.approx(0 - index.values([cluster.state_key(0)])[0])
@@ -65,3 +65,14 @@ def test_options_cover_each_distinct_device_once():
     options = placement_options(_state(8000, [1000, 1000, 600]), HALF)
     assert sorted(o.device[1] for o in options) == [600, 1000]
     assert placement_options(_state(500, [1000]), HALF) == []
+
+
+def test_index_refuses_a_cluster_with_another_interner(make_node):
+    # State ids are only comparable within one interner: a memo keyed by them must not mix.
+    first = build_cluster([make_node("n", devices=2)])
+    second = build_cluster([make_node("n", devices=2)])
+    index = FragmentationIndex(_mix(HALF), first.interner)
+    with pytest.raises(ValueError, match="another state interner"):
+        index.best(second, np.array([0]), HALF)
+    shared = build_cluster([make_node("n", devices=2)], first.interner)
+    assert index.best(shared, np.array([0]), HALF)[0].shape == (1,)

@@ -44,7 +44,6 @@ CASES = [
     ("health-avoids-the-sick-node", "health", {"share": 300}, "empty"),
     ("fgd-fills-the-stranded-share", "fgd", {"share": 300}, "shared-300"),
     ("default-fills-the-stranded-share", "default", {"share": 300}, "shared-300"),
-    ("default-whole-keeps-the-empty-node", "default", {"whole": 2}, "half-used"),
     ("fgd-whole-ties-to-the-lowest-index", "fgd", {"whole": 2}, "empty"),
 ]
 
@@ -112,3 +111,23 @@ def test_bad_policy_names_are_config_errors(make_node, spec, message):
     _, factory, _ = _setup(make_node)
     with pytest.raises(ConfigError, match=message):
         factory.make(spec)
+
+
+def test_default_does_not_strand_devices_for_want_of_cpu(make_node):
+    # Both nodes can take the CPU-only task; on "gpu-box" it would leave its 4 idle devices
+    # without the CPU they need (the mix uses 8 cores per device), on "cpu-rich" it would not.
+    # FGD sees no change (the GPU type still fits one device's worth) and ties to gpu-box.
+    nodes = [
+        make_node("gpu-box", devices=4, cpu=40_000),
+        make_node("cpu-rich", devices=1, cpu=200_000),
+    ]
+    cluster = build_cluster(nodes)
+    gpu_work = uniform_request("gpu", 1, whole=1, cpu_milli=8_000)
+    cpu_task = uniform_request("cpu", 1, cpu_milli=24_000)
+    factory = PolicyFactory(WorkloadMix.from_requests([gpu_work]), cluster)
+    assert factory.cpu_per_device == 8_000
+    assert place(cluster, cpu_task, factory.make("fgd"), np.random.default_rng(0)).node == "gpu-box"
+    assert (
+        place(cluster, cpu_task, factory.make("default"), np.random.default_rng(0)).node
+        == "cpu-rich"
+    )

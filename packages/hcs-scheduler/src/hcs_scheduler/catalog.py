@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hcs_scheduler.cluster import Cluster
-from hcs_scheduler.default_policy import HcsDefault, model_pressure
+from hcs_scheduler.default_policy import HcsDefault, cpu_per_device, model_pressure
 from hcs_scheduler.errors import ConfigError
 from hcs_scheduler.fragmentation import FragmentationIndex, WorkloadMix
 from hcs_scheduler.policies import _SIMPLE, BASELINES, Fragmentation, Policy, Weighted
@@ -15,8 +15,12 @@ class PolicyFactory:
     """Builds policies that share one fragmentation index (its memo serves them all)."""
 
     def __init__(self, mix: WorkloadMix, cluster: Cluster) -> None:
-        self.index = FragmentationIndex(mix)
+        # Clusters placed into by these policies must share `cluster`'s interner:
+        # build them with build_cluster(nodes, factory.interner).
+        self.interner = cluster.interner
+        self.index = FragmentationIndex(mix, self.interner)
         self.pressure = model_pressure(mix, cluster)
+        self.cpu_per_device = cpu_per_device(mix)
 
     def make(self, spec: str) -> Policy:
         if "," in spec or ":" in spec:
@@ -25,7 +29,7 @@ class PolicyFactory:
             )
         name = spec.strip()
         if name == "default":
-            return HcsDefault(self.index, self.pressure)
+            return HcsDefault(self.index, self.pressure, self.cpu_per_device)
         if name == "fgd":
             return Fragmentation(self.index)
         if name in _SIMPLE:

@@ -74,6 +74,25 @@ HEALTH_FLOOR = 50
 """A device below this health score gets no new work, like a cordoned one."""
 
 
+class StateInterner:
+    """Node state keys to small integer ids, and back. Ids only grow.
+
+    Memos keyed by state id (the fragmentation index) are valid for every cluster built with
+    the same interner, and only for those.
+    """
+
+    def __init__(self) -> None:
+        self.keys: list[StateKey] = []
+        self._ids: dict[StateKey, int] = {}
+
+    def intern(self, key: StateKey) -> int:
+        found = self._ids.get(key)
+        if found is None:
+            found = self._ids[key] = len(self.keys)
+            self.keys.append(key)
+        return found
+
+
 @dataclass
 class Cluster:
     """Mutable snapshot: arrays indexed [node] and [node, slot]."""
@@ -97,13 +116,20 @@ class Cluster:
     link: np.ndarray
     """[node, slot, slot] link quality 0-100."""
     node_model: np.ndarray
-    """The node's single model index, or -1 when it mixes models (or has no devices)."""
+    """The node's single model index; MIXED_MODELS (-1) or NO_DEVICES (-2) otherwise."""
     share_counts: list[Counter[int]] = field(default_factory=list)
     """Per node: how many placements of each per-device share it holds (GPU clustering)."""
+    node_free: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Per node: free share summed over usable devices (thousandths), kept up to date."""
+    node_in_use: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Per node: usable devices holding at least one placement."""
+    node_usable: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    node_health: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
+    """Per node: mean health of its usable devices."""
     state_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     """Per node: the id of its state key (equal ids, interchangeable nodes)."""
-    state_keys_by_id: list[StateKey] = field(default_factory=list)
-    _interned: dict[StateKey, int] = field(default_factory=dict)
+    interner: StateInterner = field(default_factory=lambda: StateInterner())
+    """Gives state keys their ids; clusters sharing a fragmentation index share one."""
 
     @property
     def size(self) -> int:
@@ -137,17 +163,19 @@ class Cluster:
         self.mem_free[n] += sign * allocation.memory_mib
         if (self.dev_share_free[n] < 0).any() or self.cpu_free[n] < 0 or self.mem_free[n] < 0:
             raise ValueError(f"allocation {allocation} overcommits node {self.nodes[n].name}")
+        self._refresh_node(n)
+
+    def _refresh_node(self, n: int) -> None:
+        usable = self.dev_usable[n]
+        self.node_free[n] = int((self.dev_share_free[n] * usable).sum())
+        self.node_in_use[n] = int(((self.dev_pods[n] > 0) & usable).sum())
         self.state_ids[n] = self._intern(self._state_key(n))
 
     def state_key(self, n: int) -> StateKey:
-        return self.state_keys_by_id[int(self.state_ids[n])]
+        return self.interner.keys[int(self.state_ids[n])]
 
     def _intern(self, key: StateKey) -> int:
-        found = self._interned.get(key)
-        if found is None:
-            found = self._interned[key] = len(self.state_keys_by_id)
-            self.state_keys_by_id.append(key)
-        return found
+        return self.interner.intern(key)
 
     def _state_key(self, n: int) -> StateKey:
         devices: list[Device] = sorted(
@@ -163,13 +191,19 @@ class Cluster:
         return (int(self.cpu_free[n]), int(self.mem_free[n]), tuple(devices))
 
     def refresh_state_keys(self) -> None:
+        """Recompute every per-node summary (after building, or after health changes)."""
+        usable = self.dev_usable
+        self.node_usable = usable.sum(axis=1).astype(np.int64)
+        self.node_health = (self.dev_health * usable).sum(axis=1) / np.maximum(self.node_usable, 1)
+        self.node_free = (self.dev_share_free * usable).sum(axis=1).astype(np.int64)
+        self.node_in_use = ((self.dev_pods > 0) & usable).sum(axis=1).astype(np.int64)
         self.state_ids = np.array(
             [self._intern(self._state_key(n)) for n in range(self.size)], dtype=np.int64
         )
 
 
-def build_cluster(nodes: Sequence[NodeSpec]) -> Cluster:
-    """A snapshot of `nodes` with nothing allocated."""
+def build_cluster(nodes: Sequence[NodeSpec], interner: StateInterner | None = None) -> Cluster:
+    """A snapshot of `nodes` with nothing allocated (state ids from `interner`, if given)."""
     models = sorted({d.model for node in nodes for d in node.devices})
     vendor_of = {d.model: d.vendor for node in nodes for d in node.devices}
     index = {m: i for i, m in enumerate(models)}
@@ -209,11 +243,18 @@ def build_cluster(nodes: Sequence[NodeSpec]) -> Cluster:
         link=link,
         node_model=node_model,
         share_counts=[Counter() for _ in nodes],
+        interner=interner if interner is not None else StateInterner(),
     )
     cluster.refresh_state_keys()
     return cluster
 
 
+MIXED_MODELS = -1
+NO_DEVICES = -2
+
+
 def _single_model(row: np.ndarray) -> int:
     present = set(row[row >= 0].tolist())
-    return present.pop() if len(present) == 1 else -1
+    if not present:
+        return NO_DEVICES
+    return present.pop() if len(present) == 1 else MIXED_MODELS

@@ -1,17 +1,21 @@
-"""HCS's default placement policy: fragmentation first, scarce models kept for those who need them.
+"""HCS's default placement policy: fragmentation, scarce models, and CPU to use the devices.
 
-The score of placing a request on a node is, in thousandths of a device:
+The cost of placing a request on a node, in thousandths of a device (lowest wins):
 
-    - (fragmentation increase)                 FGD: the cluster keeps fitting the expected mix
-    - SCARCITY x demand x pressure(model)      do not spend a model others can only run on
-    + PACKING x tier                           devices already shared (2), nodes in use (1):
-                                               keeps empty nodes for multi-device requests
-    + small tie-breaks: share of the node's devices in use, device health
+    + fragmentation increase                   FGD: the cluster keeps fitting the expected mix
+    + SCARCITY  x demand x pressure(model)     do not spend a model others can only run on
+    + STRANDING x stranded-device increase     do not leave devices without the CPU to use them
+    - a health tie-break
 
-`pressure(model)` is the share of the model's capacity that requests able to run *only* on a set
-of models including it will claim: the demand that has nowhere else to go. Requests that
-could run anywhere are steered away from it while it is still free; the requests constrained to
-it find it. Fragmentation-only scoring sees scarcity only indirectly, which is where it is weakest.
+`pressure(model)` is the share of the model's capacity that requests able to run *only* on a
+set of models including it will claim: demand with nowhere else to go. Requests that could run
+anywhere are steered away from it while it is free; those constrained to it find it.
+
+`stranded` devices on a node are its free devices beyond what its free CPU can feed, at the
+CPU per device the expected mix uses: a CPU-only task packed onto a node with idle devices, or a
+CPU-hungry one, strands them for everyone. FGD sees both effects only at thresholds (a request
+type fits or not); on Alibaba's trace these two terms are where HCS gains over it (see
+bench/openb_compare.py and the package README).
 """
 
 from __future__ import annotations
@@ -20,15 +24,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hcs_scheduler.cluster import Cluster
+from hcs_scheduler.cluster import UNLIMITED, Cluster
 from hcs_scheduler.fragmentation import FragmentationIndex, WorkloadMix
 from hcs_scheduler.policies import Decision, Fragmentation, Policy, Scored
 
 SCARCITY = 1.0
 """Weight of the scarcity cost against the fragmentation increase (both in device thousandths)."""
-PACKING = 300.0
-IN_USE_BONUS = 1e-3
+STRANDING = 1.0
+"""Weight of devices stranded by too little host CPU (device thousandths per device)."""
 HEALTH_BONUS = 1e-4
+"""Tie-break only: a healthier node wins between otherwise equal placements."""
+
+
+def cpu_per_device(mix: WorkloadMix) -> float:
+    """Host CPU (milli) per device the accelerator requests of the mix use, on average."""
+    demand = np.where(mix.whole > 0, mix.whole, mix.threshold / 1000).max(axis=1)
+    devices = float((demand * mix.weight * mix.needs_device).sum())
+    cpu = float((mix.cpu * mix.weight * mix.needs_device).sum())
+    return cpu / devices if devices > 0 else 0.0
 
 
 def model_pressure(mix: WorkloadMix, cluster: Cluster) -> np.ndarray:
@@ -43,9 +56,8 @@ def model_pressure(mix: WorkloadMix, cluster: Cluster) -> np.ndarray:
     capacity = np.array([(cluster.dev_model == m).sum() for m in range(models)], dtype=np.float64)
     allowed = mix.allowed[:, :models]
     constrained = ~allowed.all(axis=1) & mix.needs_device
-    demand = np.where(
-        mix.whole[:, :models] > 0, mix.whole[:, :models], mix.threshold[:, :models] / 1000
-    )
+    whole = mix.whole[:, :models]
+    demand = np.where(whole > 0, whole, mix.threshold[:, :models] / 1000)
     per_type = (demand * allowed).max(axis=1) * mix.weight
     mean_demand = float(per_type.sum())
     if mean_demand <= 0:
@@ -60,42 +72,31 @@ def model_pressure(mix: WorkloadMix, cluster: Cluster) -> np.ndarray:
 class HcsDefault(Policy):
     index: FragmentationIndex
     pressure: np.ndarray
+    cpu_per_device: float
+    """Host CPU (milli) the expected mix uses per device; 0 switches the stranding term off."""
     name: str = "default"
     scarcity: float = SCARCITY
-    packing: float = PACKING
-    """Weight (device thousandths) of placing on devices and nodes already in use."""
-    pack_devices: bool = False
-    """Within the chosen node, put a share on a device already in use (least free first)."""
-
-    def share_slot(self, decision: Decision, node: int, slots: list[int]) -> int | None:
-        if not self.pack_devices:
-            return None
-        pods = decision.cluster.dev_pods[node]
-        free = decision.cluster.dev_share_free[node]
-        return min(slots, key=lambda s: (pods[s] == 0, int(free[s]), s))
+    stranding: float = STRANDING
 
     def score(self, decision: Decision) -> Scored:
         fragmentation = Fragmentation(self.index).score(decision)
         cluster, nodes = decision.cluster, decision.candidates
         model = cluster.node_model[nodes]
-        pressure = np.where(model >= 0, self.pressure[np.where(model >= 0, model, 0)], 0.0)
+        pressure = np.where(model >= 0, self.pressure[np.maximum(model, 0)], 0.0)
         scarcity = self.scarcity * decision.demand() * pressure * 1000
-        usable = cluster.dev_usable[nodes]
-        in_use = ((cluster.dev_pods[nodes] > 0) & usable).sum(axis=1) / np.maximum(
-            usable.sum(axis=1), 1
-        )
-        health = (cluster.dev_health[nodes] * usable).sum(axis=1) / np.maximum(
-            usable.sum(axis=1), 1
-        )
-        # Packing counts only for requests that take devices: CPU-only work packed onto busy
-        # accelerator nodes strands their devices.
-        shared = (decision.fit.share_ok[nodes] & (cluster.dev_pods[nodes] > 0)).any(axis=1)
-        tier = np.where(shared, 2.0, np.where(in_use > 0, 1.0, 0.0)) * decision.request.needs_device
-        total = (
-            fragmentation.scores
-            - scarcity
-            + self.packing * tier
-            + IN_USE_BONUS * in_use
-            + HEALTH_BONUS * health
-        )
+        stranded = self._stranding_increase(decision) * self.stranding * 1000
+        health = cluster.node_health[nodes]
+        total = fragmentation.scores - scarcity - stranded + HEALTH_BONUS * health
         return Scored(total, fragmentation.option)
+
+    def _stranding_increase(self, decision: Decision) -> np.ndarray:
+        """Devices' worth of free compute a placement leaves without the CPU to use it."""
+        if not self.cpu_per_device:
+            return np.zeros(len(decision.candidates))
+        cluster, nodes = decision.cluster, decision.candidates
+        free = decision.free_devices()
+        cpu = cluster.cpu_free[nodes].astype(np.float64)
+        before = np.maximum(free - cpu / self.cpu_per_device, 0.0)
+        cpu_after = cpu - decision.request.cpu_milli
+        after = np.maximum(free - decision.demand() - cpu_after / self.cpu_per_device, 0.0)
+        return np.where(cluster.cpu_total[nodes] < UNLIMITED, after - before, 0.0)

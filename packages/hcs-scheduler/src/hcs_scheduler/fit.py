@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hcs_scheduler.cluster import FULL_SHARE, Cluster
+from hcs_scheduler.cluster import FULL_SHARE, MIXED_MODELS, Cluster
 from hcs_scheduler.request import PlacementRequest
 
 
@@ -30,6 +30,8 @@ def device_fit(cluster: Cluster, request: PlacementRequest) -> DeviceFit:
     if not request.needs_device:
         empty = np.zeros_like(cluster.dev_usable)
         return DeviceFit(empty, empty, host_ok)
+    if not (cluster.node_model == MIXED_MODELS).any():
+        return _single_model_fit(cluster, request, host_ok)
     model = cluster.dev_model
     present = model >= 0
     safe = np.where(present, model, 0)
@@ -48,6 +50,29 @@ def device_fit(cluster: Cluster, request: PlacementRequest) -> DeviceFit:
     whole_ok = candidate & (whole_need > 0) & untouched & (cluster.dev_vram_total >= vram_need)
     nodes = host_ok & (share_ok.any(axis=1) | _enough_whole(cluster, request, whole_ok))
     return DeviceFit(share_ok, whole_ok, nodes)
+
+
+def _single_model_fit(
+    cluster: Cluster, request: PlacementRequest, host_ok: np.ndarray
+) -> DeviceFit:
+    """The same masks when every node has one model: per-node needs, broadcast over slots."""
+    model = np.maximum(cluster.node_model, 0)
+    allowed = request.allowed[model] & (cluster.node_model >= 0)
+    whole = request.whole[model]
+    vram = request.vram[model][:, None]
+    base = cluster.dev_usable & allowed[:, None]
+    share_ok = (
+        base
+        & (whole == 0)[:, None]
+        & (cluster.dev_share_free >= request.share[model][:, None])
+        & (cluster.dev_vram_free >= vram)
+    )
+    untouched = (cluster.dev_share_free == FULL_SHARE) & (
+        cluster.dev_vram_free == cluster.dev_vram_total
+    )
+    whole_ok = base & (whole > 0)[:, None] & untouched & (cluster.dev_vram_total >= vram)
+    enough = (whole > 0) & (whole_ok.sum(axis=1) >= whole)
+    return DeviceFit(share_ok, whole_ok, host_ok & (share_ok.any(axis=1) | enough))
 
 
 def fits_on(cluster: Cluster, request: PlacementRequest, node: int) -> bool:

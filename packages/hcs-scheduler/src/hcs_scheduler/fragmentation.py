@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hcs_scheduler.cluster import FULL_SHARE, Cluster, Device, StateKey
+from hcs_scheduler.cluster import FULL_SHARE, Cluster, Device, StateInterner, StateKey
 from hcs_scheduler.request import PlacementRequest
 
 _MEMO_LIMIT = 2_000_000
@@ -98,25 +98,32 @@ class Option:
 class FragmentationIndex:
     """Memoised fragmentation of node states and of the best placement from each state."""
 
-    def __init__(self, mix: WorkloadMix) -> None:
+    def __init__(self, mix: WorkloadMix, interner: StateInterner) -> None:
         self.mix = mix
+        self.interner = interner
         self._value: dict[StateKey, float] = {}
         self._types: dict[tuple[object, ...], int] = {}
-        self._best: dict[tuple[int, int], tuple[float, Option]] = {}
+        # Per request type: best fragmentation increase by node state id (NaN: not computed
+        # yet) and the placement achieving it. Ids only grow, so lookups are array gathers.
+        self._deltas: dict[int, np.ndarray] = {}
+        self._options: dict[int, dict[int, Option]] = {}
 
     def values(self, keys: Sequence[StateKey]) -> list[float]:
         missing = list({k for k in keys if k not in self._value})
         if missing:
             if len(self._value) > _MEMO_LIMIT:
                 self._value.clear()
-            for key, value in zip(missing, self.mix.fragmentation(missing).tolist(), strict=True):
+            # Rounded: BLAS may sum a batch in another order than a single state, and the
+            # last bits must not break ties differently from one run to the next.
+            values = np.round(self.mix.fragmentation(missing), 6).tolist()
+            for key, value in zip(missing, values, strict=True):
                 self._value[key] = value
         return [self._value[k] for k in keys]
 
     def cluster_fragmentation(self, cluster: Cluster) -> float:
         """Expected fragmented share summed over the cluster's nodes, thousandths of a device."""
         ids, counts = np.unique(cluster.state_ids, return_counts=True)
-        values = self.values([cluster.state_keys_by_id[i] for i in ids.tolist()])
+        values = self.values([cluster.interner.keys[i] for i in ids.tolist()])
         return float(np.dot(values, counts))
 
     def best(
@@ -124,22 +131,45 @@ class FragmentationIndex:
     ) -> tuple[np.ndarray, Callable[[int], Option]]:
         """Per node: the smallest fragmentation increase a placement of `request` causes there,
         and a function giving the placement that causes it (by position in `nodes`)."""
+        if cluster.interner is not self.interner:
+            raise ValueError("the cluster was built with another state interner than this index")
         kind = self._types.setdefault(request.key, len(self._types))
-        ids, inverse = np.unique(cluster.state_ids[nodes], return_inverse=True)
-        todo = [i for i in ids.tolist() if (i, kind) not in self._best]
-        if todo:
-            if len(self._best) > _MEMO_LIMIT:
-                self._best.clear()
-            keys = {i: cluster.state_keys_by_id[i] for i in todo}
-            options = {i: placement_options(keys[i], request) for i in todo}
-            self.values([o.after for opts in options.values() for o in opts] + list(keys.values()))
-            for i, opts in options.items():
-                before = self._value[keys[i]]
-                scored = [(self._value[o.after] - before, o) for o in opts]
-                self._best[(i, kind)] = min(scored, key=lambda item: item[0])
-        found = [self._best[(i, kind)] for i in ids.tolist()]
-        deltas = np.array([delta for delta, _ in found])[inverse]
-        return deltas, lambda position: found[int(inverse[position])][1]
+        table = self._deltas.setdefault(kind, np.full(0, np.nan))
+        ids = cluster.state_ids[nodes]
+        if len(table) < len(self.interner.keys):
+            grown = np.full(max(len(self.interner.keys), 2 * len(table)), np.nan)
+            grown[: len(table)] = table
+            table = self._deltas[kind] = grown
+        deltas = table[ids]
+        unknown = np.isnan(deltas)
+        if unknown.any():
+            self._fill(cluster, kind, table, np.unique(ids[unknown]).tolist(), request)
+            deltas = table[ids]
+        options = self._options[kind]
+        return deltas, lambda position: options[int(ids[position])]
+
+    def _fill(
+        self,
+        cluster: Cluster,
+        kind: int,
+        table: np.ndarray,
+        todo: list[int],
+        request: PlacementRequest,
+    ) -> None:
+        keys = {i: self.interner.keys[i] for i in todo}
+        options = {i: placement_options(keys[i], request) for i in todo}
+        self.values([o.after for opts in options.values() for o in opts] + list(keys.values()))
+        chosen = self._options.setdefault(kind, {})
+        for i, opts in options.items():
+            before = self._value[keys[i]]
+            if not opts:  # cannot happen for a node that fits; never chosen if it does
+                table[i] = np.inf
+                continue
+            delta, option = min(
+                ((self._value[o.after] - before, o) for o in opts), key=lambda item: item[0]
+            )
+            table[i] = delta
+            chosen[i] = option
 
 
 def placement_options(key: StateKey, request: PlacementRequest) -> list[Option]:

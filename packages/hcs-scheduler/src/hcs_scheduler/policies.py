@@ -10,13 +10,13 @@ the candidate nodes (`normalise`), which is also the 0-100 node score HCS report
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from hcs_scheduler.cluster import FULL_SHARE, UNLIMITED, Cluster
 from hcs_scheduler.fit import DeviceFit
-from hcs_scheduler.fragmentation import FragmentationIndex, Option, WorkloadMix
+from hcs_scheduler.fragmentation import FragmentationIndex, Option
 from hcs_scheduler.request import PlacementRequest
 
 BEST_FIT_CPU_SCALE = 128_000
@@ -44,10 +44,7 @@ class Decision:
 
     def free_devices(self) -> np.ndarray:
         """Free compute of each candidate, in devices."""
-        free = (
-            self.cluster.dev_share_free[self.candidates] * self.cluster.dev_usable[self.candidates]
-        )
-        return np.asarray(free.sum(axis=1) / FULL_SHARE, dtype=np.float64)
+        return np.asarray(self.cluster.node_free[self.candidates] / FULL_SHARE, dtype=np.float64)
 
 
 @dataclass
@@ -232,17 +229,6 @@ def normalise(scores: np.ndarray) -> np.ndarray:
     if high - low < 1e-12:
         return np.full(len(scores), 100.0)
     return (scores - low) * (100.0 / (high - low))
-
-
-@dataclass
-class PolicyContext:
-    """What policies are built from: the expected request mix (for fragmentation)."""
-
-    mix: WorkloadMix
-    index: FragmentationIndex = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.index = FragmentationIndex(self.mix)
 
 
 BASELINES = ("random-fit", "best-fit", "gpu-packing", "gpu-clustering", "dot-product", "fgd")

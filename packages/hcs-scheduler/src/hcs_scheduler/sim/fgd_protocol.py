@@ -73,7 +73,7 @@ def run(
     order = draw(tasks, capacity, seed)
     curves = []
     for name in policies:
-        cluster = build_cluster(nodes)
+        cluster = build_cluster(nodes, factory.interner)
         policy = factory.make(name)
         rng = np.random.default_rng(seed)
         curve = Curve(policy=name)
@@ -103,7 +103,7 @@ def run(
 def _record(
     curve: Curve, cluster: Cluster, factory: PolicyFactory, capacity: int, arrived: float
 ) -> None:
-    free = (cluster.dev_share_free * cluster.dev_usable).sum() / FULL_SHARE
+    free = cluster.node_free.sum() / FULL_SHARE
     fragmented = factory.index.cluster_fragmentation(cluster) / FULL_SHARE
     curve.arrived.append(round(arrived, 3))
     curve.unallocated.append(100.0 * free / capacity)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hcs_scheduler.cluster import FULL_SHARE, Allocation, NodeSpec, build_cluster
+from hcs_scheduler.cluster import FULL_SHARE, Allocation, NodeSpec, StateInterner, build_cluster
 from hcs_scheduler.fit import device_fit, fits_on
 from hcs_scheduler.placement import Placement, place
 from hcs_scheduler.policies import Policy
@@ -58,8 +58,10 @@ def run(
     name: str,
     seed: int = 0,
     progress: Progress | None = None,
+    interner: StateInterner | None = None,
 ) -> ReplayResult:
-    cluster = build_cluster(nodes)
+    """Replay `jobs` with `policy`; pass the policy factory's interner when it has one."""
+    cluster = build_cluster(nodes, interner)
     empty = build_cluster(nodes)
     rng = np.random.default_rng(seed)
     result = ReplayResult(policy=name)
@@ -92,7 +94,7 @@ def run(
 
     while events:
         now, kind, _, index = heapq.heappop(events)
-        used = capacity - (cluster.dev_share_free * cluster.dev_usable).sum() / FULL_SHARE
+        used = capacity - cluster.node_free.sum() / FULL_SHARE
         busy_area += used * (now - last_time)
         last_time = now
         if kind == 1:

@@ -46,7 +46,9 @@ def compare(
             for k, t in zip(chosen.tolist(), arrivals.tolist(), strict=True)
         ]
         factory = PolicyFactory(WorkloadMix.from_requests([j.request for j in jobs]), cluster)
-        results.append(replay.run(nodes, jobs, factory.make("default"), label, seed))
+        results.append(
+            replay.run(nodes, jobs, factory.make("default"), label, seed, interner=factory.interner)
+        )
     return results
 
 
