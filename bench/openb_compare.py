@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from hcs_exchange import load_database
+from hcs_scheduler.cli import DEFAULT_POLICIES
 from hcs_scheduler.sim import fgd_protocol, openb
 
 TRACE = (
@@ -29,15 +30,7 @@ LISTS = (
     + [f"gpuspec{n}" for n in ("05", "10", "20", "25", "33")]
     + [f"cpu{n}" for n in ("0", "037", "050", "072", "100", "200", "235", "250", "300")]
 )
-POLICIES = [
-    "default",
-    "fgd",
-    "random-fit",
-    "best-fit",
-    "gpu-packing",
-    "gpu-clustering",
-    "dot-product",
-]
+POLICIES = DEFAULT_POLICIES.split(",")
 
 
 def main() -> None:

@@ -66,3 +66,19 @@ def test_unknown_policy_is_refused():
     result = _run("--policies", "tetris")
     assert result.exit_code == 1
     assert "unknown policy 'tetris'" in result.output
+
+
+def test_trace_replay_protocol():
+    result = _run("--protocol", "replay", "--policies", "default,best-fit", "--output", "json")
+    assert result.exit_code == 0, result.output
+    runs = json.loads(result.stdout)["runs"]
+    assert set(runs) == {"default", "best-fit"}
+    assert runs["default"]["placed"] + runs["default"]["failed"] == 1200
+
+
+def test_replay_needs_creation_times(tmp_path):
+    pods = tmp_path / "pods.csv"
+    pods.write_text("name,cpu_milli,memory_mib,num_gpu,gpu_milli\np0,1000,1024,1,500\n")
+    result = _run("--protocol", "replay", "--pods", str(pods))
+    assert result.exit_code == 1
+    assert "no task has a creation_time" in result.output

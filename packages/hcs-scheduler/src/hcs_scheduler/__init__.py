@@ -16,6 +16,8 @@ from hcs_scheduler.cluster import (
     NodeSpec,
     build_cluster,
 )
+from hcs_scheduler.containers import ContainerAllocation
+from hcs_scheduler.containers import split as split_by_container
 from hcs_scheduler.errors import ConfigError, InputError, SchedulerError
 from hcs_scheduler.fragmentation import WorkloadMix
 from hcs_scheduler.placement import Placement, Rejection, node_scores, place
@@ -30,6 +32,7 @@ __all__ = [
     "Allocation",
     "Cluster",
     "ConfigError",
+    "ContainerAllocation",
     "DeviceSpec",
     "InputError",
     "NodeSpec",
@@ -45,5 +48,6 @@ __all__ = [
     "node_scores",
     "place",
     "request_from_pod",
+    "split_by_container",
     "uniform_request",
 ]

@@ -16,7 +16,7 @@ from hcs_api import HcsApiError
 from hcs_exchange import Exchange, RateOverride, apply_overrides, load_database
 from hcs_scheduler import __version__
 from hcs_scheduler.catalog import NAMES
-from hcs_scheduler.sim import fgd_protocol, openb, report, scenario, vendor_lock
+from hcs_scheduler.sim import fgd_protocol, openb, report, scenario, trace_replay, vendor_lock
 from hcs_scheduler.sim.openb import ReadReport
 
 DEFAULT_POLICIES = "default,fgd,random-fit,best-fit,gpu-packing,gpu-clustering,dot-product"
@@ -47,11 +47,11 @@ def main() -> None:
 )
 @click.option(
     "--protocol",
-    type=click.Choice(["fgd", "vendor-lock"]),
+    type=click.Choice(["fgd", "replay", "vendor-lock"]),
     default="fgd",
     show_default=True,
-    help="fgd: the FGD paper's arrival protocol; "
-    "vendor-lock: HCS vs vendor-pinned requests (replay).",
+    help="fgd: the FGD paper's arrival protocol; replay: the trace in time (arrivals, "
+    "departures, queueing); vendor-lock: HCS vs vendor-pinned requests (replay).",
 )
 @click.option(
     "--policies",
@@ -112,6 +112,15 @@ def simulate(
         for line in read.warnings + read.skipped:
             click.echo(f"warning: {line}", err=True)
         names = [p.strip().replace(";", ",") for p in policies.split(",") if p.strip()]
+        if protocol == "replay":
+            results = trace_replay.run(cluster, tasks, names, seed)
+            replayed = report.replay_json(results, {"protocol": "replay", "seed": seed})
+            if output == "json":
+                click.echo(json.dumps(replayed, indent=2))
+            else:
+                click.echo(f"Trace replay: {len(tasks)} tasks in time order (seed {seed})")
+                click.echo(report.replay_table(results))
+            return
         total = len(fgd_protocol.draw(tasks, sum(len(n.devices) for n in cluster), seed)) * len(
             names
         )

@@ -83,7 +83,7 @@ class HcsDefault(Policy):
         cluster, nodes = decision.cluster, decision.candidates
         model = cluster.node_model[nodes]
         pressure = np.where(model >= 0, self.pressure[np.maximum(model, 0)], 0.0)
-        scarcity = self.scarcity * decision.demand() * pressure * 1000
+        scarcity = self.scarcity * decision.demand * pressure * 1000
         stranded = self._stranding_increase(decision) * self.stranding * 1000
         health = cluster.node_health[nodes]
         total = fragmentation.scores - scarcity - stranded + HEALTH_BONUS * health
@@ -94,9 +94,9 @@ class HcsDefault(Policy):
         if not self.cpu_per_device:
             return np.zeros(len(decision.candidates))
         cluster, nodes = decision.cluster, decision.candidates
-        free = decision.free_devices()
+        free = decision.free_devices
         cpu = cluster.cpu_free[nodes].astype(np.float64)
         before = np.maximum(free - cpu / self.cpu_per_device, 0.0)
         cpu_after = cpu - decision.request.cpu_milli
-        after = np.maximum(free - decision.demand() - cpu_after / self.cpu_per_device, 0.0)
+        after = np.maximum(free - decision.demand - cpu_after / self.cpu_per_device, 0.0)
         return np.where(cluster.cpu_total[nodes] < UNLIMITED, after - before, 0.0)

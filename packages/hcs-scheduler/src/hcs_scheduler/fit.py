@@ -61,18 +61,24 @@ def _single_model_fit(
     whole = request.whole[model]
     vram = request.vram[model][:, None]
     base = cluster.dev_usable & allowed[:, None]
-    share_ok = (
-        base
-        & (whole == 0)[:, None]
-        & (cluster.dev_share_free >= request.share[model][:, None])
-        & (cluster.dev_vram_free >= vram)
-    )
-    untouched = (cluster.dev_share_free == FULL_SHARE) & (
-        cluster.dev_vram_free == cluster.dev_vram_total
-    )
-    whole_ok = base & (whole > 0)[:, None] & untouched & (cluster.dev_vram_total >= vram)
-    enough = (whole > 0) & (whole_ok.sum(axis=1) >= whole)
-    return DeviceFit(share_ok, whole_ok, host_ok & (share_ok.any(axis=1) | enough))
+    none = np.zeros_like(base)
+    share_ok = none
+    if (request.whole == 0).any():
+        share_ok = (
+            base
+            & (whole == 0)[:, None]
+            & (cluster.dev_share_free >= request.share[model][:, None])
+            & (cluster.dev_vram_free >= vram)
+        )
+    nodes = share_ok.any(axis=1)
+    whole_ok = none
+    if request.whole.any():
+        untouched = (cluster.dev_share_free == FULL_SHARE) & (
+            cluster.dev_vram_free == cluster.dev_vram_total
+        )
+        whole_ok = base & (whole > 0)[:, None] & untouched & (cluster.dev_vram_total >= vram)
+        nodes |= (whole > 0) & (whole_ok.sum(axis=1) >= whole)
+    return DeviceFit(share_ok, whole_ok, host_ok & nodes)
 
 
 def fits_on(cluster: Cluster, request: PlacementRequest, node: int) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -35,6 +36,7 @@ class Decision:
     """Indices of the nodes that fit, ascending."""
     rng: np.random.Generator
 
+    @cached_property
     def demand(self) -> np.ndarray:
         """Devices (fractional for a share) the request takes on each candidate."""
         model = self.cluster.node_model[self.candidates]
@@ -42,6 +44,7 @@ class Decision:
         whole = self.request.whole[safe]
         return np.where(whole > 0, whole, self.request.share[safe] / FULL_SHARE).astype(np.float64)
 
+    @cached_property
     def free_devices(self) -> np.ndarray:
         """Free compute of each candidate, in devices."""
         return np.asarray(self.cluster.node_free[self.candidates] / FULL_SHARE, dtype=np.float64)
@@ -89,7 +92,7 @@ class BestFit(Policy):
         cpu_term = np.where(
             cluster.cpu_total[nodes] >= UNLIMITED, 0.0, cpu_after / BEST_FIT_CPU_SCALE
         )
-        devices_after = decision.free_devices() - decision.demand()
+        devices_after = decision.free_devices - decision.demand
         return Scored(-(cpu_term + devices_after / BEST_FIT_DEVICE_SCALE))
 
 
@@ -106,7 +109,7 @@ class DotProduct(Policy):
         limited_cpu = cluster.cpu_total[nodes] < UNLIMITED
         cpu_total = np.where(limited_cpu, cluster.cpu_total[nodes], 1)
         mem_total = np.where(cluster.mem_total[nodes] < UNLIMITED, cluster.mem_total[nodes], 1)
-        dot = (decision.free_devices() / capacity) * (decision.demand() / capacity)
+        dot = (decision.free_devices / capacity) * (decision.demand / capacity)
         dot += np.where(
             limited_cpu, (cluster.cpu_free[nodes] / cpu_total) * (request.cpu_milli / cpu_total), 0
         )
@@ -163,7 +166,7 @@ class Binpack(Policy):
     name = "binpack"
 
     def score(self, decision: Decision) -> Scored:
-        return Scored(-(decision.free_devices() - decision.demand()))
+        return Scored(-(decision.free_devices - decision.demand))
 
 
 class Spread(Policy):
@@ -172,7 +175,7 @@ class Spread(Policy):
     name = "spread"
 
     def score(self, decision: Decision) -> Scored:
-        return Scored(decision.free_devices() - decision.demand())
+        return Scored(decision.free_devices - decision.demand)
 
 
 class Health(Policy):
