@@ -9,6 +9,7 @@ the candidate nodes (`normalise`), which is also the 0-100 node score HCS report
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -58,11 +59,14 @@ class Scored:
     """The placement the policy chose at a candidate position (the fragmentation policies)."""
 
 
-class Policy:
+class Policy(abc.ABC):
+    """Scores the candidate nodes of a decision; may also pick the device for a share."""
+
     name = "policy"
 
+    @abc.abstractmethod
     def score(self, decision: Decision) -> Scored:
-        raise NotImplementedError(f"policy {self.name} does not score")
+        """Per candidate node of `decision`, higher is better."""
 
     def share_slot(self, decision: Decision, node: int, slots: list[int]) -> int | None:
         """Which device takes a share on `node` (None: the placement default, best fit)."""
