@@ -94,13 +94,16 @@ def _devices(
             return None
         return chosen
     share_slots = np.flatnonzero(fit.share_ok[node]).tolist()
+    picked = policy.share_slot(decision, node, share_slots)
+    if picked is not None:
+        return (picked,)
+    # The fragmentation policies chose a device state; any device in that state will do.
     wanted = getattr(option, "device", None)
-    if wanted is not None and policy.share_slot(decision, node, share_slots) is None:
+    if wanted is not None:
         share_slots = [
             s for s in share_slots if _device_state(cluster, node, s) == wanted
         ] or share_slots
-    picked = policy.share_slot(decision, node, share_slots)
-    return (picked if picked is not None else _best_fit_slot(cluster, request, node, share_slots),)
+    return (_best_fit_slot(cluster, request, node, share_slots),)
 
 
 def _best_fit_slot(cluster: Cluster, request: PlacementRequest, node: int, slots: list[int]) -> int:
