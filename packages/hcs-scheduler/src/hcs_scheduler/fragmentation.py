@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -37,6 +38,18 @@ class WorkloadMix:
     allowed: np.ndarray
     needs_device: np.ndarray
     weight: np.ndarray
+
+    @cached_property
+    def _shapes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Types grouped by *device shape* (everything but host CPU and memory): the first type
+        of each shape, and each type's shape. The per-device work of `fragmentation` is done
+        once per shape, not once per type."""
+        rows = np.concatenate(
+            [self.whole, self.threshold, self.vram, self.allowed, self.needs_device[:, None]],
+            axis=1,
+        ).astype(np.int64)
+        _, first, shape_of = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+        return first, shape_of.reshape(-1)
 
     @classmethod
     def from_requests(cls, requests: Sequence[PlacementRequest]) -> WorkloadMix:
@@ -70,17 +83,21 @@ class WorkloadMix:
         model, free, vram, usable = (devices[..., i] for i in range(4))
         present = (model >= 0) & (usable > 0)
         column = np.where(model >= 0, model, self.allowed.shape[1] - 1)
-        can_use = self.allowed[:, column] & present[None] & (vram[None] >= self.vram[:, column])
-        can_host = can_use & (free[None] >= self.threshold[:, column])
+        # Per device shape (rows of the first type of each shape), over states x slots.
+        first, shape_of = self._shapes
+        allowed, need_vram = self.allowed[first][:, column], self.vram[first][:, column]
+        threshold, whole = self.threshold[first][:, column], self.whole[first][:, column]
+        can_host = allowed & present[None] & (vram[None] >= need_vram) & (free[None] >= threshold)
         total = (free * present).sum(axis=1)
         stranded = (free[None] * (present[None] & ~can_host)).sum(axis=2)
-        whole = self.whole[:, column]
         share_fit = (can_host & (whole == 0)).any(axis=2)
         need = whole.max(axis=2)
         whole_fit = (need > 0) & ((can_host & (whole > 0)).sum(axis=2) >= need)
-        device_fit = np.where(self.needs_device[:, None], share_fit | whole_fit, True)
+        device_fit = np.where(self.needs_device[first][:, None], share_fit | whole_fit, True)
+        # Back to types: a type fits where its shape fits and its host resources do.
         host_fit = (cpu[None] >= self.cpu[:, None]) & (mem[None] >= self.mem[:, None])
-        fragmented = np.where(host_fit & device_fit, stranded, total[None])
+        fits = host_fit & device_fit[shape_of]
+        fragmented = np.where(fits, stranded[shape_of], total[None])
         return np.asarray(self.weight @ fragmented, dtype=np.float64)
 
 
