@@ -197,31 +197,27 @@ def placement_options(key: StateKey, request: PlacementRequest) -> list[Option]:
     host = (cpu - request.cpu_milli, mem - request.memory_mib)
     if not request.needs_device:
         return [Option(None, None, (*host, devices))]
+    allowed, whole, share, need_vram = request.plan_lists
     options: list[Option] = []
     for device in dict.fromkeys(devices):  # distinct device states, in order
         model, free, vram, usable = device
-        if model < 0 or not usable or not request.allowed[model] or request.whole[model]:
+        if model < 0 or not usable or not allowed[model] or whole[model]:
             continue
-        if free >= request.share[model] and vram >= request.vram[model]:
-            taken = (
-                model,
-                free - int(request.share[model]),
-                vram - int(request.vram[model]),
-                usable,
-            )
+        if free >= share[model] and vram >= need_vram[model]:
+            taken = (model, free - share[model], vram - need_vram[model], usable)
             options.append(Option(device, None, (*host, _replace(devices, device, taken, 1))))
     for model in {d[0] for d in devices if d[0] >= 0}:
-        need = int(request.whole[model])
-        if not need or not request.allowed[model]:
+        need = whole[model]
+        if not need or not allowed[model]:
             continue
         free_whole = [
             d
             for d in devices
-            if d[0] == model and d[1] == FULL_SHARE and d[3] and d[2] >= request.vram[model]
+            if d[0] == model and d[1] == FULL_SHARE and d[3] and d[2] >= need_vram[model]
         ]
         if len(free_whole) >= need:
             device = max(free_whole)
-            taken = (model, 0, device[2] - int(request.vram[model]), True)
+            taken = (model, 0, device[2] - need_vram[model], True)
             options.append(Option(None, model, (*host, _replace(devices, device, taken, need))))
     return options
 

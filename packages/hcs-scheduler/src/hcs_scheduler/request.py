@@ -58,6 +58,17 @@ class PlacementRequest:
             self.allowed.tobytes(),
         )
 
+    @cached_property
+    def plan_lists(self) -> tuple[list[bool], list[int], list[int], list[int]]:
+        """(allowed, whole, share, vram) per model as Python lists: fast scalar access in the
+        pure-Python loops of the fragmentation index."""
+        return (
+            self.allowed.tolist(),
+            self.whole.tolist(),
+            self.share.tolist(),
+            self.vram.tolist(),
+        )
+
     def devices_for(self, model: int) -> float:
         """How many devices (fractional for a share) it takes on `model`: the GPU demand."""
         whole = int(self.whole[model])
