@@ -153,23 +153,28 @@ class Cluster:
 
     def _apply(self, allocation: Allocation, sign: int) -> None:
         n = allocation.node
-        slots = list(allocation.devices)
-        if slots:
-            self.dev_share_free[n, slots] += sign * allocation.share
-            self.dev_vram_free[n, slots] += sign * allocation.vram
-            self.dev_pods[n, slots] -= sign
+        share_free, vram_free, pods = (
+            self.dev_share_free[n],
+            self.dev_vram_free[n],
+            self.dev_pods[n],
+        )
+        for slot in allocation.devices:  # a handful of slots: scalar updates beat fancy indexing
+            share_free[slot] += sign * allocation.share
+            vram_free[slot] += sign * allocation.vram
+            pods[slot] -= sign
+        if allocation.devices:
             self.share_counts[n][allocation.share] -= sign
         self.cpu_free[n] += sign * allocation.cpu_milli
         self.mem_free[n] += sign * allocation.memory_mib
-        if (self.dev_share_free[n] < 0).any() or self.cpu_free[n] < 0 or self.mem_free[n] < 0:
+        if share_free.min() < 0 or self.cpu_free[n] < 0 or self.mem_free[n] < 0:
             raise ValueError(f"allocation {allocation} overcommits node {self.nodes[n].name}")
         self._refresh_node(n)
 
     def _refresh_node(self, n: int) -> None:
-        usable = self.dev_usable[n]
-        self.node_free[n] = int((self.dev_share_free[n] * usable).sum())
-        self.node_in_use[n] = int(((self.dev_pods[n] > 0) & usable).sum())
-        self.state_ids[n] = self._intern(self._state_key(n))
+        key = self._state_key(n)
+        self.node_free[n] = sum(free for _, free, _, usable in key[2] if usable)
+        self.node_in_use[n] = int(((self.dev_pods[n] > 0) & self.dev_usable[n]).sum())
+        self.state_ids[n] = self._intern(key)
 
     def state_key(self, n: int) -> StateKey:
         return self.interner.keys[int(self.state_ids[n])]

@@ -40,16 +40,23 @@ class WorkloadMix:
     weight: np.ndarray
 
     @cached_property
-    def _shapes(self) -> tuple[np.ndarray, np.ndarray]:
-        """Types grouped by *device shape* (everything but host CPU and memory): the first type
-        of each shape, and each type's shape. The per-device work of `fragmentation` is done
-        once per shape, not once per type."""
+    def _shapes(self) -> tuple[np.ndarray, ...]:
+        """Types grouped by *device shape* (everything but host CPU and memory): each type's
+        shape, then the shapes' whole, threshold, VRAM, allowed and needs-device rows. The
+        per-device work of `fragmentation` is done once per shape, not once per type."""
         rows = np.concatenate(
             [self.whole, self.threshold, self.vram, self.allowed, self.needs_device[:, None]],
             axis=1,
         ).astype(np.int64)
         _, first, shape_of = np.unique(rows, axis=0, return_index=True, return_inverse=True)
-        return first, shape_of.reshape(-1)
+        return (
+            shape_of.reshape(-1),
+            self.whole[first],
+            self.threshold[first],
+            self.vram[first],
+            self.allowed[first],
+            self.needs_device[first],
+        )
 
     @classmethod
     def from_requests(cls, requests: Sequence[PlacementRequest]) -> WorkloadMix:
@@ -84,16 +91,16 @@ class WorkloadMix:
         present = (model >= 0) & (usable > 0)
         column = np.where(model >= 0, model, self.allowed.shape[1] - 1)
         # Per device shape (rows of the first type of each shape), over states x slots.
-        first, shape_of = self._shapes
-        allowed, need_vram = self.allowed[first][:, column], self.vram[first][:, column]
-        threshold, whole = self.threshold[first][:, column], self.whole[first][:, column]
+        shape_of, whole_s, threshold_s, vram_s, allowed_s, needs_s = self._shapes
+        allowed, need_vram = allowed_s[:, column], vram_s[:, column]
+        threshold, whole = threshold_s[:, column], whole_s[:, column]
         can_host = allowed & present[None] & (vram[None] >= need_vram) & (free[None] >= threshold)
         total = (free * present).sum(axis=1)
         stranded = (free[None] * (present[None] & ~can_host)).sum(axis=2)
         share_fit = (can_host & (whole == 0)).any(axis=2)
         need = whole.max(axis=2)
         whole_fit = (need > 0) & ((can_host & (whole > 0)).sum(axis=2) >= need)
-        device_fit = np.where(self.needs_device[first][:, None], share_fit | whole_fit, True)
+        device_fit = np.where(needs_s[:, None], share_fit | whole_fit, True)
         # Back to types: a type fits where its shape fits and its host resources do.
         host_fit = (cpu[None] >= self.cpu[:, None]) & (mem[None] >= self.mem[:, None])
         fits = host_fit & device_fit[shape_of]
