@@ -81,9 +81,11 @@ class HcsDefault(Policy):
     def score(self, decision: Decision) -> Scored:
         fragmentation = Fragmentation(self.index).score(decision)
         cluster, nodes = decision.cluster, decision.candidates
-        model = cluster.node_model[nodes]
-        pressure = np.where(model >= 0, self.pressure[np.maximum(model, 0)], 0.0)
-        scarcity = self.scarcity * decision.demand * pressure * 1000
+        scarcity: float | np.ndarray = 0.0
+        if self.pressure.any():
+            model = cluster.node_model[nodes]
+            pressure = np.where(model >= 0, self.pressure[np.maximum(model, 0)], 0.0)
+            scarcity = self.scarcity * decision.demand * pressure * 1000
         stranded = self._stranding_increase(decision) * self.stranding * 1000
         health = cluster.node_health[nodes]
         total = fragmentation.scores - scarcity - stranded + HEALTH_BONUS * health

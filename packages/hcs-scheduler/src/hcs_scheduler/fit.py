@@ -61,8 +61,7 @@ def _single_model_fit(
     whole = request.whole[model]
     vram = request.vram[model][:, None]
     base = cluster.dev_usable & allowed[:, None]
-    none = np.zeros_like(base)
-    share_ok = none
+    share_ok = whole_ok = np.zeros_like(base)
     if (request.whole == 0).any():
         share_ok = (
             base
@@ -71,7 +70,6 @@ def _single_model_fit(
             & (cluster.dev_vram_free >= vram)
         )
     nodes = share_ok.any(axis=1)
-    whole_ok = none
     if request.whole.any():
         untouched = (cluster.dev_share_free == FULL_SHARE) & (
             cluster.dev_vram_free == cluster.dev_vram_total

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 
@@ -108,8 +109,7 @@ class WorkloadMix:
         return np.asarray(self.weight @ fragmented, dtype=np.float64)
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
     """One way to place a request on a node in a given state, and the state it leads to."""
 
     device: Device | None
@@ -133,16 +133,21 @@ class FragmentationIndex:
         self._options: dict[int, dict[int, Option]] = {}
 
     def values(self, keys: Sequence[StateKey]) -> list[float]:
-        missing = list({k for k in keys if k not in self._value})
-        if missing:
-            if len(self._value) > _MEMO_LIMIT:
-                self._value.clear()
-            # Rounded: BLAS may sum a batch in another order than a single state, and the
-            # last bits must not break ties differently from one run to the next.
-            values = np.round(self.mix.fragmentation(missing), 6).tolist()
-            for key, value in zip(missing, values, strict=True):
-                self._value[key] = value
+        self._ensure(keys)
         return [self._value[k] for k in keys]
+
+    def _ensure(self, keys: Sequence[StateKey]) -> None:
+        """Compute (in one batch) the fragmentation of every key not memoised yet."""
+        value = self._value
+        missing = list({k for k in keys if k not in value})
+        if not missing:
+            return
+        if len(value) > _MEMO_LIMIT:
+            value.clear()
+        # Rounded: BLAS may sum a batch in another order than a single state, and the
+        # last bits must not break ties differently from one run to the next.
+        computed = np.round(self.mix.fragmentation(missing), 6).tolist()
+        value.update(zip(missing, computed, strict=True))
 
     def cluster_fragmentation(self, cluster: Cluster) -> float:
         """Expected fragmented share summed over the cluster's nodes, thousandths of a device."""
@@ -182,7 +187,7 @@ class FragmentationIndex:
     ) -> None:
         keys = {i: self.interner.keys[i] for i in todo}
         options = {i: placement_options(keys[i], request) for i in todo}
-        self.values([o.after for opts in options.values() for o in opts] + list(keys.values()))
+        self._ensure([o.after for opts in options.values() for o in opts] + list(keys.values()))
         chosen = self._options.setdefault(kind, {})
         for i, opts in options.items():
             before = self._value[keys[i]]

@@ -92,6 +92,22 @@ def run(
         heapq.heappush(events, (now + jobs[index].duration, 0, sequence, index))
         return True
 
+    def retry(waiting: list[int], node: int, now: float) -> list[int]:
+        """Place what now fits. Only `node` freed capacity: a queued request that does not fit
+        there fits nowhere, so only those that do are placed, and each request type is checked
+        once per change of the cluster."""
+        fits: dict[tuple[object, ...], bool] = {}
+        still: list[int] = []
+        for q in waiting:
+            request = jobs[q].request
+            if request.key not in fits:
+                fits[request.key] = fits_on(cluster, request, node)
+            if fits[request.key] and try_place(q, now):
+                fits.clear()  # the cluster changed: what fits must be asked again
+            else:
+                still.append(q)
+        return still
+
     while events:
         now, kind, _, index = heapq.heappop(events)
         used = capacity - cluster.node_free.sum() / FULL_SHARE
@@ -110,13 +126,7 @@ def run(
         else:
             freed = running.pop(index)
             cluster.release(freed)
-            # Only the node that freed capacity changed: a queued request that does not fit
-            # there still fits nowhere, so the full placement runs only for those that do.
-            queue = [
-                q
-                for q in queue
-                if not (fits_on(cluster, jobs[q].request, freed.node) and try_place(q, now))
-            ]
+            queue = retry(queue, freed.node, now)
     result.failed += len(queue)
     span = last_time - first
     result.utilisation = 100.0 * busy_area / (capacity * span) if span > 0 else 0.0
