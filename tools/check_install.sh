@@ -43,4 +43,10 @@ for package in packages/*/; do
     "$work/venv/bin/hcs-exchange" convert --vram 48Gi --tflops-fp16 100 --to H100 --to 910B1 >/dev/null
     echo "hcs-exchange: converts with its bundled profiles"
   fi
+  if [ "$name" = hcs-scheduler ]; then
+    # The bundled scenarios (cluster, workload, trace sample) must be in the wheel too.
+    "$work/venv/bin/hcs-scheduler" simulate --policies default,best-fit >/dev/null
+    "$work/venv/bin/hcs-scheduler" simulate --protocol vendor-lock >/dev/null
+    echo "hcs-scheduler: simulates its bundled scenarios"
+  fi
 done
