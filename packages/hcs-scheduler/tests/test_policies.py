@@ -12,6 +12,8 @@ from hcs_scheduler import (
     uniform_request,
 )
 from hcs_scheduler.errors import ConfigError
+from hcs_scheduler.placement import score_nodes
+from hcs_scheduler.request import PlacementRequest
 from hcs_scheduler.policies import normalise
 
 
@@ -131,3 +133,27 @@ def test_default_does_not_strand_devices_for_want_of_cpu(make_node):
         place(cluster, cpu_task, factory.make("default"), np.random.default_rng(0)).node
         == "cpu-rich"
     )
+
+
+def test_demand_on_a_node_mixing_models_uses_the_fitting_model(make_node):
+    # One node with an A100 and two T4s: a whole-device plan on T4 only is two devices there.
+    a100, t4 = make_node("x", devices=1), make_node("x", model="T4", devices=2, vram=16 * 2**30)
+    mixed = type(a100)(
+        name="mixed", devices=a100.devices + t4.devices, cpu_milli=64_000, memory_mib=10**6
+    )
+    cluster = build_cluster([mixed])
+    t4_index = cluster.models.index("T4")
+    # Per-model plans differ: a half share on an A100 (not allowed here), two whole T4s.
+    base = uniform_request("r", 2, whole=2, allowed=[t4_index])
+    request = PlacementRequest(
+        **{
+            **base.__dict__,
+            "whole": np.array([0, 2], dtype=np.int32),
+            "share": np.array([500, 1000], dtype=np.int32),
+        }
+    )
+    factory = PolicyFactory(WorkloadMix.from_requests([request]), cluster)
+    outcome = place(cluster, request, factory.make("default"), np.random.default_rng(0))
+    assert (outcome.model, outcome.allocation.devices) == ("T4", (1, 2))
+    decision, _ = score_nodes(cluster, request, factory.make("best-fit"), np.random.default_rng(0))
+    assert decision.demand.tolist() == [2.0]

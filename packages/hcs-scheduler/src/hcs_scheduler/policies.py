@@ -16,7 +16,7 @@ from functools import cached_property
 
 import numpy as np
 
-from hcs_scheduler.cluster import FULL_SHARE, UNLIMITED, Cluster
+from hcs_scheduler.cluster import FULL_SHARE, MIXED_MODELS, UNLIMITED, Cluster
 from hcs_scheduler.fit import DeviceFit
 from hcs_scheduler.fragmentation import FragmentationIndex, Option
 from hcs_scheduler.request import PlacementRequest
@@ -40,10 +40,17 @@ class Decision:
     @cached_property
     def demand(self) -> np.ndarray:
         """Devices (fractional for a share) the request takes on each candidate."""
-        model = self.cluster.node_model[self.candidates]
-        safe = np.where(model >= 0, model, 0)
+        model = self.cluster.node_model[self.candidates].copy()
+        mixed = np.flatnonzero(model == MIXED_MODELS)
+        if len(mixed):
+            # A node mixing models serves the request with the model of its first fitting device.
+            nodes = self.candidates[mixed]
+            fitting = self.fit.share_ok[nodes] | self.fit.whole_ok[nodes]
+            model[mixed] = self.cluster.dev_model[nodes, np.argmax(fitting, axis=1)]
+        safe = np.maximum(model, 0)
         whole = self.request.whole[safe]
-        return np.where(whole > 0, whole, self.request.share[safe] / FULL_SHARE).astype(np.float64)
+        demand = np.where(whole > 0, whole, self.request.share[safe] / FULL_SHARE)
+        return np.asarray(demand, dtype=np.float64)
 
     @cached_property
     def free_devices(self) -> np.ndarray:
