@@ -13,8 +13,8 @@ from hcs_scheduler import (
 )
 from hcs_scheduler.errors import ConfigError
 from hcs_scheduler.placement import score_nodes
-from hcs_scheduler.request import PlacementRequest
 from hcs_scheduler.policies import normalise
+from hcs_scheduler.request import PlacementRequest
 
 
 def _setup(make_node):
