@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
+from hcs_api.v1alpha1 import ComputeNode
 from hcs_exchange import Exchange, load_database
 from hcs_scheduler.extender.app import Extender
 from hcs_scheduler.extender.binder import Binder
@@ -21,14 +22,18 @@ def build_extender(
     kube: KubePort | None,
     exchange: Exchange | None = None,
     clock: Callable[[], float] | None = None,
+    nodes: Iterable[ComputeNode] | None = None,
 ) -> Extender:
-    """Static mode when `kube` is None (nodes from settings.cluster), else follow the API."""
+    """Static mode when `kube` is None (nodes given, or from settings.cluster), else follow
+    the API server."""
     exchange = exchange or Exchange(load_database())
     state = ClusterState(clock) if clock is not None else ClusterState()
     if kube is None:
-        if settings.cluster is None:
-            raise ValueError("static mode needs a cluster file")
-        for node in read_computenodes(settings.cluster):
+        if nodes is None:
+            if settings.cluster is None:
+                raise ValueError("static mode needs a cluster file")
+            nodes = read_computenodes(settings.cluster)
+        for node in nodes:
             state.upsert_node(node)
         state.synced = True
     decider = Decider(state, exchange, settings.policy)
