@@ -29,6 +29,7 @@ from hcs_scheduler.extender.kube import (
     JsonObject,
     Kind,
     KubeError,
+    KubePort,
     NotFound,
     WatchEvent,
 )
@@ -228,6 +229,10 @@ class KubernetesKube:
         if not isinstance(decoded, dict):
             raise KubeError(f"{what}: the API server sent {type(decoded).__name__}, not an object")
         return decoded
+
+
+def _is_a_port(kube: KubernetesKube) -> KubePort:
+    return kube  # mypy --strict checks here that KubernetesKube matches KubePort
 
 
 def translate(exc: BaseException, what: str) -> KubeError:
