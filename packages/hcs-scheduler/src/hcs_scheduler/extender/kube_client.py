@@ -1,0 +1,342 @@
+"""The production KubePort: the official `kubernetes` client, its blocking calls kept off the loop.
+
+The client is synchronous. Request/response calls run in the default executor
+(`asyncio.to_thread`); each watch holds a thread of its own for as long as it streams, so that
+long-lived watches never starve the executor the other calls share. Every object comes back as
+the API server sent it (camelCase JSON, `metadata.annotations`, `spec.nodeName`), never as the
+client's model classes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import urllib3
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes import watch as k8s_watch
+
+from hcs_api.names import GROUP, VERSION
+from hcs_scheduler.extender.kube import (
+    Conflict,
+    EventType,
+    JsonObject,
+    Kind,
+    KubeError,
+    KubePort,
+    NotFound,
+    WatchEvent,
+)
+
+MERGE_PATCH: Final = "application/merge-patch+json"
+_EVENT_TYPES: Final = {t.value: t for t in EventType}
+
+
+@dataclass(frozen=True)
+class _Resource:
+    """Where a kind lives in the API: core v1 (group "") or a custom resource."""
+
+    group: str
+    version: str
+    plural: str
+
+    def __str__(self) -> str:
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+
+_RESOURCES: Final = {
+    Kind.COMPUTE_NODE: _Resource(GROUP, VERSION, "computenodes"),
+    Kind.COMPUTE_QUOTA: _Resource(GROUP, VERSION, "computequotas"),
+    Kind.POD: _Resource("", "v1", "pods"),
+}
+
+
+class KubernetesKube:
+    """A KubePort on a `kubernetes.client.ApiClient` (any host: a cluster, kmock in tests).
+
+    `request_timeout` bounds every request/response call (seconds); `watch_timeout` is the
+    server-side length of one watch request, after which the watch reconnects from the last
+    resourceVersion it saw (a silent, dead connection is given up `watch_timeout` + 30 s later);
+    `page_size` is the `limit` of each page when listing.
+    """
+
+    def __init__(
+        self,
+        api_client: k8s.ApiClient,
+        *,
+        request_timeout: float = 30.0,
+        watch_timeout: int = 300,
+        page_size: int = 500,
+    ) -> None:
+        self._api_client = api_client
+        self._core = k8s.CoreV1Api(api_client)
+        self._custom = k8s.CustomObjectsApi(api_client)
+        self._request_timeout = request_timeout
+        self._watch_timeout = watch_timeout
+        self._page_size = page_size
+        # The resourceVersion of the last list of each kind, where its watch starts (list-watch).
+        self._listed_at: dict[Kind, str] = {}
+
+    @classmethod
+    def from_environment(cls, kubeconfig: str | None = None) -> KubernetesKube:
+        """From `kubeconfig` if given; else the in-cluster service account when running in a
+        pod; else the default kubeconfig ($KUBECONFIG or ~/.kube/config)."""
+        configuration = k8s.Configuration()
+        try:
+            if kubeconfig is not None:
+                k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+                    config_file=kubeconfig, client_configuration=configuration
+                )
+            else:
+                try:
+                    k8s_config.load_incluster_config(  # type: ignore[no-untyped-call]
+                        client_configuration=configuration
+                    )
+                except k8s_config.ConfigException:
+                    k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+                        client_configuration=configuration
+                    )
+        except (k8s_config.ConfigException, OSError) as exc:
+            where = kubeconfig or "the in-cluster service account or the default kubeconfig"
+            raise KubeError(f"cannot load Kubernetes credentials from {where}: {exc}") from exc
+        return cls(k8s.ApiClient(configuration))
+
+    def close(self) -> None:
+        """Close the client's connections."""
+        self._api_client.close()  # type: ignore[no-untyped-call]
+
+    # -- the port
+    async def list(self, kind: Kind) -> list[JsonObject]:
+        resource = _RESOURCES[kind]
+        items: list[JsonObject] = []
+        token: str | None = None
+        first = True
+        while first or token:
+            paging = {"limit": self._page_size} | ({"_continue": token} if token else {})
+            page = await self._call(f"list {resource}", self._lister(resource), **paging)
+            metadata = page.get("metadata") or {}
+            if first and metadata.get("resourceVersion"):
+                self._listed_at[kind] = str(metadata["resourceVersion"])
+            items.extend(page.get("items") or [])
+            token, first = metadata.get("continue") or None, False
+        return items
+
+    async def watch(self, kind: Kind) -> AsyncIterator[WatchEvent]:
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue[WatchEvent | BaseException | None] = asyncio.Queue()
+        stream = _WatchThread(
+            what=f"watch {_RESOURCES[kind]}",
+            lister=self._lister(_RESOURCES[kind]),
+            resource_version=self._listed_at.get(kind),
+            timeout=self._watch_timeout,
+            connect_timeout=self._request_timeout,
+            deliver=lambda item: _deliver(loop, events, item),
+        )
+        stream.start()
+        try:
+            while (item := await events.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            await stream.stop()
+
+    async def get_pod(self, namespace: str, name: str) -> JsonObject:
+        return await self._call(
+            f"pod {namespace}/{name}", self._core.read_namespaced_pod, name, namespace
+        )
+
+    async def patch_pod_annotations(
+        self, namespace: str, name: str, annotations: dict[str, str | None]
+    ) -> None:
+        # A JSON merge patch (RFC 7386: null removes a key). The client would send a dict body to
+        # a core object as a strategic merge patch unless told otherwise.
+        await self._call(
+            f"pod {namespace}/{name}",
+            self._core.patch_namespaced_pod,
+            name,
+            namespace,
+            {"metadata": {"annotations": annotations}},
+            _content_type=MERGE_PATCH,
+        )
+
+    async def bind_pod(self, namespace: str, name: str, uid: str, node: str) -> None:
+        # As kube-scheduler's own binder: the uid makes the API server refuse (409) a binding
+        # meant for an earlier pod of the same name.
+        binding = k8s.V1Binding(
+            api_version="v1",
+            kind="Binding",
+            metadata=k8s.V1ObjectMeta(name=name, namespace=namespace, uid=uid or None),
+            target=k8s.V1ObjectReference(api_version="v1", kind="Node", name=node),
+        )
+        # The response is a Status, not the Binding the client would try to decode it into
+        # (_call reads it raw). The client sets no Content-Type on this call: say it is JSON.
+        await self._call(
+            f"binding of pod {namespace}/{name} to node {node}",
+            self._core.create_namespaced_pod_binding,
+            name,
+            namespace,
+            binding,
+            _headers={"Content-Type": "application/json"},
+        )
+
+    # -- helpers
+    def _lister(self, resource: _Resource) -> Callable[..., Any]:
+        """The list call of `resource` across all namespaces (it also serves its watch)."""
+        if not resource.group:
+            return self._core.list_pod_for_all_namespaces
+        custom = self._custom.list_cluster_custom_object
+
+        def list_custom(**kwargs: Any) -> Any:
+            return custom(resource.group, resource.version, resource.plural, **kwargs)
+
+        return list_custom
+
+    async def _call(
+        self, what: str, method: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> JsonObject:
+        """`method(*args, **kwargs)` in a thread; its JSON body as the server sent it."""
+        return await asyncio.to_thread(self._call_sync, what, method, *args, **kwargs)
+
+    def _call_sync(
+        self, what: str, method: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> JsonObject:
+        try:
+            response: urllib3.BaseHTTPResponse = method(
+                *args,
+                _preload_content=False,
+                _request_timeout=self._request_timeout,
+                **kwargs,
+            )
+        except (k8s.ApiException, urllib3.exceptions.HTTPError) as exc:
+            raise translate(exc, what) from exc
+        try:
+            body = response.data
+        except urllib3.exceptions.HTTPError as exc:
+            raise translate(exc, what) from exc
+        finally:
+            response.release_conn()
+        try:
+            decoded = json.loads(body) if body else {}
+        except ValueError as exc:
+            raise KubeError(f"{what}: the API server sent no JSON ({exc})") from exc
+        if not isinstance(decoded, dict):
+            raise KubeError(f"{what}: the API server sent {type(decoded).__name__}, not an object")
+        return decoded
+
+
+def _is_a_port(kube: KubernetesKube) -> KubePort:
+    return kube  # mypy --strict checks here that KubernetesKube matches KubePort
+
+
+def translate(exc: BaseException, what: str) -> KubeError:
+    """The port's error for a client exception; the message names `what` was asked for."""
+    if not isinstance(exc, k8s.ApiException):
+        return KubeError(f"{what}: cannot reach the API server ({exc})")
+    status = exc.status or None
+    message = exc.reason or "no reason given"
+    try:
+        served = json.loads(exc.body) if exc.body else None
+    except ValueError:
+        served = None
+    if isinstance(served, dict) and served.get("message"):
+        message = str(served["message"])
+    if status == 410:
+        message += "; list again"
+    text = f"{what}: {message} (HTTP {status})" if status else f"{what}: {message}"
+    if status == 404:
+        return NotFound(text, status)
+    if status == 409:
+        return Conflict(text, status)
+    return KubeError(text, status)
+
+
+def _deliver(
+    loop: asyncio.AbstractEventLoop,
+    queue: asyncio.Queue[WatchEvent | BaseException | None],
+    item: WatchEvent | BaseException | None,
+) -> None:
+    """Hand `item` from the watch thread to the loop (dropped if the loop is already gone)."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(queue.put_nowait, item)
+
+
+class _WatchThread:
+    """One watch, streamed by `kubernetes.watch.Watch` in a thread of its own.
+
+    Each request lasts `timeout` seconds on the server; the next starts from the last
+    resourceVersion seen. Events, then a final KubeError or None, go to `deliver`.
+    """
+
+    def __init__(
+        self,
+        *,
+        what: str,
+        lister: Callable[..., Any],
+        resource_version: str | None,
+        timeout: int,
+        connect_timeout: float,
+        deliver: Callable[[WatchEvent | BaseException | None], None],
+    ) -> None:
+        self._what = what
+        self._lister = lister
+        self._resource_version = resource_version
+        self._timeout = timeout
+        self._connect_timeout = connect_timeout
+        self._deliver = deliver
+        # return_type "object": the client leaves each object a dict instead of building models.
+        self._watch = k8s_watch.Watch(return_type="object")  # type: ignore[no-untyped-call]
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=what, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    async def stop(self, patience: float = 5.0) -> None:
+        """End the stream: close its socket, then wait (up to `patience` s) for the thread."""
+        self._stopping.set()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + patience
+        # Watch.stop() closes the socket only once the request is under way: repeat it until the
+        # thread has seen it.
+        while self._thread.is_alive() and loop.time() < deadline:
+            self._watch.stop()  # type: ignore[no-untyped-call]
+            await asyncio.sleep(0.02)
+
+    def _run(self) -> None:
+        final: BaseException | None = None
+        try:
+            while not self._stopping.is_set():
+                self._stream_once()
+                self._resource_version = self._watch.resource_version
+                if self._resource_version is None:
+                    break  # nowhere to resume from: the caller lists again
+        except (k8s.ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
+            if not self._stopping.is_set():
+                final = translate(exc, self._what)
+        except Exception as exc:  # a bug or a malformed stream: end the watch, say why
+            if not self._stopping.is_set():
+                final = KubeError(f"{self._what}: {type(exc).__name__}: {exc}")
+        finally:
+            self._deliver(final)
+
+    def _stream_once(self) -> None:
+        kwargs: dict[str, Any] = {
+            "timeout_seconds": self._timeout,
+            "_request_timeout": (self._connect_timeout, self._timeout + 30),
+        }
+        if self._resource_version is not None:
+            kwargs["resource_version"] = self._resource_version
+        for event in self._watch.stream(self._lister, **kwargs):  # type: ignore[no-untyped-call]
+            if self._stopping.is_set():
+                return
+            event_type = _EVENT_TYPES.get(str(event.get("type")))
+            obj = event.get("raw_object")
+            if event_type is not None and isinstance(obj, dict):  # BOOKMARK and the like: skip
+                self._deliver(WatchEvent(event_type, obj))
