@@ -17,17 +17,29 @@ from hcs_api._podrequest import (
 )
 from hcs_api._quantity import Quantity, QuantityFormat
 from hcs_api._resources import HcsResource, InvalidResourceError, parse_resource
+from hcs_api.allocation import (
+    ContainerAllocation,
+    PodAllocation,
+    allocation_annotations,
+    read_allocation,
+)
 from hcs_api.errors import HcsApiError, QuantityError, RequestError, describe_validation_error
+from hcs_api.plan import PlanCandidate, PlanRequest, PlanResult
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ComputeRequest",
+    "ContainerAllocation",
     "ContainerKind",
     "ContainerRequest",
     "HcsApiError",
     "HcsResource",
     "InvalidResourceError",
+    "PlanCandidate",
+    "PlanRequest",
+    "PlanResult",
+    "PodAllocation",
     "PodRequest",
     "Preferences",
     "Quantity",
@@ -36,8 +48,10 @@ __all__ = [
     "RequestError",
     "TopologyPreference",
     "__version__",
+    "allocation_annotations",
     "custom_resource_definitions",
     "describe_validation_error",
     "parse_resource",
+    "read_allocation",
     "read_pod_request",
 ]

@@ -1,0 +1,94 @@
+"""The scheduler's decision as it is written onto a pod, and read back by everyone else.
+
+The extender writes these annotations at bind time, before the Binding exists, so that by the
+time the kubelet starts a container they are there for the downward API:
+
+- `hcs.io/node`, `hcs.io/vendor`: the choice, for humans and for node-local tools;
+- `hcs.io/allocation`: the whole decision as JSON (`PodAllocation`), from which a restarted
+  scheduler rebuilds its accounting;
+- `hcs.io/devices.<container>`: the container's device ids, comma-separated, in the form the
+  chosen vendor's `*_VISIBLE_DEVICES` variables understand; the webhook points every vendor's
+  variable at it, so it resolves on whichever vendor's node the pod lands;
+- `hcs.io/vram-quota.<container>`: the container's VRAM slice per device in bytes, read by the
+  interceptor as `HCS_VRAM_QUOTA`.
+
+Only HCS writes these (the webhook rejects a user who sets one).
+"""
+
+from __future__ import annotations
+
+import json
+
+from pydantic import Field, ValidationError
+
+from hcs_api.errors import HcsApiError, describe_validation_error
+from hcs_api.names import (
+    Annotation,
+    BindPhase,
+    Vendor,
+    devices_annotation,
+    vram_quota_annotation,
+)
+from hcs_api.v1alpha1._base import WireModel
+
+
+class ContainerAllocation(WireModel):
+    """What one container was given."""
+
+    container: str = Field(min_length=1, max_length=63)
+    """The container's name."""
+    devices: list[str] = Field(min_length=1)
+    """Device ids (ComputeNode `spec.devices[].id`), as *_VISIBLE_DEVICES expects them."""
+    vram: int = Field(ge=0)
+    """VRAM per device in bytes: the interceptor's quota."""
+    share: int = Field(ge=0, le=1000)
+    """Compute share per device in thousandths (1000 = the whole device)."""
+
+
+class PodAllocation(WireModel):
+    """The pod's placement: node, vendor, device model and each container's devices."""
+
+    node: str = Field(min_length=1, max_length=253)
+    """The node the pod is bound to."""
+    vendor: Vendor
+    """The vendor of every device given."""
+    model: str = Field(min_length=1, max_length=128)
+    """The hcs-exchange profile name of the devices given."""
+    containers: list[ContainerAllocation] = Field(min_length=1)
+    """Per container that asked for accelerators."""
+
+    def device_ids(self) -> list[str]:
+        """Every device the pod holds, each once, in first-seen order."""
+        return list(dict.fromkeys(d for c in self.containers for d in c.devices))
+
+
+def allocation_annotations(allocation: PodAllocation, phase: BindPhase) -> dict[str, str]:
+    """Every decision annotation the extender writes for `allocation`."""
+    out = {
+        Annotation.NODE.value: allocation.node,
+        Annotation.VENDOR.value: allocation.vendor.value,
+        Annotation.ALLOCATION.value: json.dumps(allocation.to_wire(), separators=(",", ":")),
+        Annotation.BIND_PHASE.value: phase.value,
+    }
+    for container in allocation.containers:
+        out[devices_annotation(container.container)] = ",".join(container.devices)
+        out[vram_quota_annotation(container.container)] = str(container.vram)
+    return out
+
+
+def read_allocation(annotations: dict[str, str]) -> PodAllocation | None:
+    """The allocation recorded on a pod, or None if it has none.
+
+    Raises HcsApiError naming the problem when the annotation is there but unreadable (a
+    corrupted record must not be mistaken for a pod that holds nothing).
+    """
+    raw = annotations.get(Annotation.ALLOCATION.value)
+    if raw is None:
+        return None
+    try:
+        return PodAllocation.model_validate_json(raw)
+    except ValidationError as error:
+        raise HcsApiError(
+            f"annotation {Annotation.ALLOCATION.value} is not a valid allocation: "
+            + "; ".join(describe_validation_error(error))
+        ) from error
