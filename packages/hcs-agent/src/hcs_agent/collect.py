@@ -1,0 +1,56 @@
+"""One collection: every detector once, and the PCIe placement of every device found."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from hcs_agent.detect import Detector
+from hcs_agent.model import Detection
+from hcs_agent.topology import PciPlace, SysfsPci
+
+
+@dataclass(frozen=True)
+class Collection:
+    detections: tuple[Detection, ...]
+    places: dict[str, PciPlace] = field(default_factory=dict)
+    """PCI placement by bus id, for devices sysfs knows."""
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    duration_s: float = 0.0
+
+
+class Collector:
+    """Runs the detectors in turn; a detector that breaks costs its vendor only."""
+
+    def __init__(
+        self,
+        detectors: Sequence[Detector],
+        pci: SysfsPci,
+        clock: Callable[[], float] = time.perf_counter,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._detectors = list(detectors)
+        self._pci = pci
+        self._clock = clock
+        self._now = now
+
+    def collect(self) -> Collection:
+        start = self._clock()
+        detections = tuple(self._detect(detector) for detector in self._detectors)
+        places: dict[str, PciPlace] = {}
+        for detection in detections:
+            for device in detection.devices:
+                if device.pci_bus_id and device.pci_bus_id not in places:
+                    place = self._pci.place(device.pci_bus_id)
+                    if place is not None:
+                        places[device.pci_bus_id] = place
+        return Collection(detections, places, self._now(), self._clock() - start)
+
+    @staticmethod
+    def _detect(detector: Detector) -> Detection:
+        try:
+            return detector.detect()
+        except Exception as error:  # a detector bug must not silence the other vendors
+            return Detection(detector.vendor, error=f"detector failed: {error!r}")
