@@ -54,3 +54,23 @@ class Collector:
             return detector.detect()
         except Exception as error:  # a detector bug must not silence the other vendors
             return Detection(detector.vendor, error=f"detector failed: {error!r}")
+
+
+def keep_last_good(
+    detections: tuple[Detection, ...], good: dict[str, Detection]
+) -> tuple[Detection, ...]:
+    """A vendor whose detection failed (not merely absent) keeps the devices of its last good
+    detection, so a hung tool does not make healthy devices vanish from the scheduler's view;
+    the error stays, and the node reports Degraded until the vendor answers again."""
+    kept = []
+    for detection in detections:
+        previous = good.get(detection.vendor)
+        if detection.error and not detection.absent and previous is not None:
+            detection = Detection(
+                detection.vendor,
+                devices=previous.devices,
+                error=detection.error,
+                warnings=(*detection.warnings, "devices as last detected"),
+            )
+        kept.append(detection)
+    return tuple(kept)
