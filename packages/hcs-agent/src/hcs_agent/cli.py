@@ -68,7 +68,9 @@ def detect(
         database, notes = calibrate(database, infos)
     built = build(settings.node_name or socket.gethostname(), collection, database)
     if output == "json":
-        click.echo(json.dumps(_json(built, collection.detections, collection.duration_s, notes), indent=2))
+        click.echo(
+            json.dumps(_json(built, collection.detections, collection.duration_s, notes), indent=2)
+        )
     else:
         click.echo(_table(built, collection.detections, collection.duration_s, notes))
 
@@ -186,7 +188,9 @@ def _json(
             }
             for d in detections
         ],
-        "health": {i: {"score": s.value, "reasons": list(s.reasons)} for i, s in built.scores.items()},
+        "health": {
+            i: {"score": s.value, "reasons": list(s.reasons)} for i, s in built.scores.items()
+        },
         "problems": list(built.problems),
         "calibration": notes,
         "collectionSeconds": round(seconds, 4),
@@ -218,7 +222,11 @@ def _table(
     header = ["ID", "VENDOR", "MODEL", "VRAM", "HEALTH", "NUMA", "PCI", "LINKS"]
     lines = [text_table(header, rows)] if rows else ["no accelerators found"]
     lines += [_vendor_line(d) for d in detections]
-    lines += [f"health {i}: {s.value} ({'; '.join(s.reasons)})" for i, s in built.scores.items() if s.reasons]
+    lines += [
+        f"health {i}: {s.value} ({'; '.join(s.reasons)})"
+        for i, s in built.scores.items()
+        if s.reasons
+    ]
     lines += [f"calibration: {note}" for note in notes]
     phase = built.node.status.phase if built.node.status else "-"
     lines.append(f"phase {phase}; collected in {seconds * 1000:.1f} ms")

@@ -162,14 +162,30 @@ def _status(
         )
 
     conditions = [
-        condition("Ready", bool(healthy), "DevicesUsable" if healthy else "NoUsableDevice",
-                  f"{len(healthy)} of {len(spec.devices)} devices usable"),
-        condition("DevicesHealthy", not sick, "AllHealthy" if not sick else "DevicesSick",
-                  "health below threshold: " + ", ".join(sick) if sick else "every device healthy"),
-        condition("DetectorsSucceeded", not problems, "Detected" if not problems else "DetectorErrors",
-                  "; ".join(problems)[:32768]),
-        condition("ModelsKnown", not unknown, "ProfilesFound" if not unknown else "UnknownModels",
-                  "no hcs-exchange profile for " + ", ".join(unknown) if unknown else ""),
+        condition(
+            "Ready",
+            bool(healthy),
+            "DevicesUsable" if healthy else "NoUsableDevice",
+            f"{len(healthy)} of {len(spec.devices)} devices usable",
+        ),
+        condition(
+            "DevicesHealthy",
+            not sick,
+            "AllHealthy" if not sick else "DevicesSick",
+            "health below threshold: " + ", ".join(sick) if sick else "every device healthy",
+        ),
+        condition(
+            "DetectorsSucceeded",
+            not problems,
+            "Detected" if not problems else "DetectorErrors",
+            "; ".join(problems)[:32768],
+        ),
+        condition(
+            "ModelsKnown",
+            not unknown,
+            "ProfilesFound" if not unknown else "UnknownModels",
+            "no hcs-exchange profile for " + ", ".join(unknown) if unknown else "",
+        ),
     ]
     return ComputeNodeStatus(
         phase=phase,

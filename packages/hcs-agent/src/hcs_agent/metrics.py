@@ -15,7 +15,9 @@ class AgentMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.vram = Gauge("hcs_agent_device_vram_bytes", "Device memory, total", _DEVICE, registry=r)
+        self.vram = Gauge(
+            "hcs_agent_device_vram_bytes", "Device memory, total", _DEVICE, registry=r
+        )
         self.vram_free = Gauge(
             "hcs_agent_device_vram_free_bytes", "Device memory, free", _DEVICE, registry=r
         )
@@ -26,7 +28,10 @@ class AgentMetrics:
             "hcs_agent_device_temperature_celsius", "Device temperature", _DEVICE, registry=r
         )
         self.detector_up = Gauge(
-            "hcs_agent_detector_up", "1 when the vendor's detection succeeded", ["vendor"], registry=r
+            "hcs_agent_detector_up",
+            "1 when the vendor's detection succeeded",
+            ["vendor"],
+            registry=r,
         )
         self.duration = Histogram(
             "hcs_agent_collection_duration_seconds",
@@ -44,7 +49,9 @@ class AgentMetrics:
         for gauge in (self.vram, self.vram_free, self.health, self.temperature):
             gauge.clear()  # devices that vanished must not linger with their last value
         for detection in collection.detections:
-            self.detector_up.labels(detection.vendor).set(0 if detection.error and not detection.absent else 1)
+            self.detector_up.labels(detection.vendor).set(
+                0 if detection.error and not detection.absent else 1
+            )
             for info in detection.devices:
                 self._device(info, models.get(info.index, info.name), built)
 

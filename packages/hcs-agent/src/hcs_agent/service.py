@@ -45,7 +45,9 @@ def create_app(
     return app
 
 
-async def run_loop(agent: Agent, interval_s: float, stop: asyncio.Event, once: bool = False) -> None:
+async def run_loop(
+    agent: Agent, interval_s: float, stop: asyncio.Event, once: bool = False
+) -> None:
     """Collect every `interval_s` until `stop` is set; a failed cycle is logged, not fatal."""
     while not stop.is_set():
         started = time.monotonic()

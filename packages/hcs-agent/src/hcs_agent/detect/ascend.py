@@ -47,7 +47,9 @@ class AscendDetector:
             return Detection(VENDOR, absent=True, error="npu-smi lists no NPU")
         warnings: list[str] = []
         peers = self._hccs_peers(warnings)
-        devices = tuple(self._device(chip, peers.get(chip.device_id, ()), warnings) for chip in table.chips)
+        devices = tuple(
+            self._device(chip, peers.get(chip.device_id, ()), warnings) for chip in table.chips
+        )
         return Detection(VENDOR, devices=devices, warnings=tuple(warnings))
 
     def _call(self, *args: str) -> str:
@@ -91,9 +93,13 @@ class AscendDetector:
             serial: str | None = None
             memory: int | None = None
             try:
-                serial = npu_smi.parse_board(self._call("info", "-t", "board", "-i", str(chip.npu_id))).serial
+                serial = npu_smi.parse_board(
+                    self._call("info", "-t", "board", "-i", str(chip.npu_id))
+                ).serial
                 if chip.vram_mb is None or chip.vram_mb[1] == 0:
-                    text = self._call("info", "-t", "memory", "-i", str(chip.npu_id), "-c", str(chip.chip))
+                    text = self._call(
+                        "info", "-t", "memory", "-i", str(chip.npu_id), "-c", str(chip.chip)
+                    )
                     memory = npu_smi.parse_memory_mb(text)
             except AgentError as error:
                 warnings.append(f"NPU {chip.npu_id} chip {chip.chip}: {error}")

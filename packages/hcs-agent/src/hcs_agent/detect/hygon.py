@@ -33,7 +33,9 @@ def read_kfd_nodes(root: Path, vendor_ids: frozenset[int]) -> list[KfdNode]:
     for entry in sorted(base.iterdir(), key=lambda p: int(p.name) if p.name.isdigit() else -1):
         if not entry.name.isdigit() or not (entry / "properties").is_file():
             continue
-        node = kfd.gpu_node(int(entry.name), kfd.parse_properties((entry / "properties").read_text()))
+        node = kfd.gpu_node(
+            int(entry.name), kfd.parse_properties((entry / "properties").read_text())
+        )
         if node is not None and node.vendor_id in vendor_ids:
             found.append(node)
     return found

@@ -218,7 +218,9 @@ class NvidiaDetector:
                 lambda p=peer: nvml.nvmlDeviceGetP2PStatus(handle, handles[int(p)], 0)
             )
             links.append(
-                PeerLink(LinkType.NVLINK, peer, links=n, p2p=None if status is None else status == 0)
+                PeerLink(
+                    LinkType.NVLINK, peer, links=n, p2p=None if status is None else status == 0
+                )
             )
         return tuple(links)
 

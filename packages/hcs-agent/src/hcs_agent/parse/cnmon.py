@@ -71,7 +71,11 @@ def _card(first: list[str], second: list[str]) -> MluCard:
     firmware = head[3] if len(head) > 3 else None
     bus = first[1] if _BUS_ID.match(first[1]) else None
     ecc_word = first[2].split()[-1] if first[2].split() else "N/A"
-    temp, power, memory = _TEMP.search(second[0]), _POWER.search(second[0]), _MEMORY.search(second[1])
+    temp, power, memory = (
+        _TEMP.search(second[0]),
+        _POWER.search(second[0]),
+        _MEMORY.search(second[1]),
+    )
     if memory is None:
         raise ParseError(f"cnmon card {head[0]}: no 'used MiB/ total MiB' in {second[1]!r}")
     used, total = (None if group.startswith("x") else int(group) for group in memory.groups())

@@ -85,7 +85,12 @@ def parse_info(text: str) -> NpuTable:
 
 def _chip(first: list[str], second: list[str], line: int) -> NpuChip:
     where = f"npu-smi info line {line}"
-    head, ids, stats, usage = tokens(first[0]), tokens(second[0]), tokens(first[2]), tokens(second[2])
+    head, ids, stats, usage = (
+        tokens(first[0]),
+        tokens(second[0]),
+        tokens(first[2]),
+        tokens(second[2]),
+    )
     if len(head) < 2 or not head[0].isdigit() or not ids or not ids[0].isdigit():
         raise ParseError(f"{where}: expected 'NPU Name' and 'Chip' rows, got {first[0]!r}")
     if len(stats) < 2 or len(usage) < 2:
@@ -124,8 +129,12 @@ def parse_topo(text: str) -> dict[int, dict[int, str]]:
         row = _npu_number(words[0])
         values = words[1 : 1 + len(columns)]
         if len(values) != len(columns):
-            raise ParseError(f"npu-smi topo: row NPU{row} has {len(values)} of {len(columns)} cells")
-        matrix[row] = {peer: kind for peer, kind in zip(columns, values, strict=True) if kind != "X"}
+            raise ParseError(
+                f"npu-smi topo: row NPU{row} has {len(values)} of {len(columns)} cells"
+            )
+        matrix[row] = {
+            peer: kind for peer, kind in zip(columns, values, strict=True) if kind != "X"
+        }
     if columns is None:
         raise ParseError("npu-smi topo: no 'NPU0 NPU1 ...' header")
     return matrix
