@@ -93,3 +93,20 @@ def test_real_pynvml_without_the_library_reports_no_devices() -> None:
     detection = NvidiaDetector().detect()
     assert detection.absent
     assert detection.error == "no NVIDIA devices (NVML library not found)"
+
+
+def test_nvswitch_board_makes_every_pair_peers() -> None:
+    gpus = [
+        FakeGpu(f"GPU-{i}", "NVIDIA H100 80GB HBM3", f"00000000:{0x18 + i:02X}:00.0", 2**30, 2**30)
+        for i in range(4)
+    ]
+    for gpu in gpus:  # every link ends on an NVSwitch, whose PCI address is no GPU's
+        gpu.nvlinks = {n: f"00000000:{0xA0 + n % 4:02X}:00.0" for n in range(18)}
+    gpus[3].nvlinks = {n: gpus[3].nvlinks[n] for n in range(12)}  # a GPU with 6 links down
+    devices = NvidiaDetector(FakeNvml(gpus)).detect().devices
+    assert [(link.peer, link.links) for link in devices[0].links] == [
+        ("1", 18),
+        ("2", 18),
+        ("3", 12),
+    ]
+    assert [link.peer for link in devices[3].links] == ["0", "1", "2"]

@@ -29,8 +29,9 @@ from hcs_agent.model import HealthSignals
 
 SEVERE_XIDS = frozenset({48, 63, 64, 74, 92, 94, 95, 119, 120})
 LOST_XIDS = frozenset({79})
-HEALTHY = 60
-"""A device scoring below this is left out of allocatable and makes the node Degraded."""
+HEALTHY = 50
+"""A device scoring below this is left out of allocatable and makes the node Degraded (the
+scheduler treats health < 50 as sick too)."""
 
 
 @dataclass(frozen=True)

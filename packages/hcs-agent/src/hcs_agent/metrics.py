@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from hcs_api.v1alpha1 import Device
+
 from hcs_agent.collect import Collection
 from hcs_agent.computenode import Built
 from hcs_agent.model import DeviceInfo
@@ -45,7 +47,7 @@ class AgentMetrics:
 
     def update(self, collection: Collection, built: Built) -> None:
         self.duration.observe(collection.duration_s)
-        models = {d.id: d.model for d in built.node.spec.devices}
+        reported = {d.id: d for d in built.node.spec.devices}
         for gauge in (self.vram, self.vram_free, self.health, self.temperature):
             gauge.clear()  # devices that vanished must not linger with their last value
         for detection in collection.detections:
@@ -53,12 +55,14 @@ class AgentMetrics:
                 0 if detection.error and not detection.absent else 1
             )
             for info in detection.devices:
-                self._device(info, models.get(info.index, info.name), built)
+                device = reported.get(info.index)
+                if device is not None and device.uuid == info.uuid:
+                    self._device(info, device, built)
 
-    def _device(self, info: DeviceInfo, model: str, built: Built) -> None:
-        labels = (info.vendor, info.index, model, info.uuid)
-        if info.vram_bytes is not None:
-            self.vram.labels(*labels).set(info.vram_bytes)
+    def _device(self, info: DeviceInfo, device: Device, built: Built) -> None:
+        """A device as reported: its profile model and VRAM (the profile's where the tool is silent)."""
+        labels = (info.vendor, info.index, device.model, info.uuid)
+        self.vram.labels(*labels).set(device.vram.ceil())
         if info.vram_free_bytes is not None:
             self.vram_free.labels(*labels).set(info.vram_free_bytes)
         if info.temperature_c is not None:

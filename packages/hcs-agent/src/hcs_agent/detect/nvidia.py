@@ -130,8 +130,9 @@ class NvidiaDetector:
             handles = [nvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
             bus_ids = [normalise_bus_id(_text(nvml.nvmlDeviceGetPciInfo(h).busId)) for h in handles]
             xids = self._xids() if self._xids is not None else {}
+            fabric = [self._nvlinks(h, bus_ids) for h in handles]
             devices = tuple(
-                self._device(str(i), h, bus_ids, handles, xids.get(str(i), ()))
+                self._device(str(i), h, bus_ids, handles, fabric, xids.get(str(i), ()))
                 for i, h in enumerate(handles)
             )
         except nvml.NVMLError as error:
@@ -144,6 +145,7 @@ class NvidiaDetector:
         handle: Any,
         bus_ids: list[str],
         handles: list[Any],
+        fabric: list[tuple[dict[str, int], int]],
         xids: tuple[int, ...],
     ) -> DeviceInfo:
         nvml = self._nvml
@@ -165,7 +167,7 @@ class NvidiaDetector:
             power_w=None if power is None else power / 1000,
             compute_capability=None if capability is None else f"{capability[0]}.{capability[1]}",
             mig_enabled=None if mig is None else bool(mig[0]),
-            links=self._links(index, handle, bus_ids, handles),
+            links=self._links(index, fabric, handles),
             health=self._health(handle, xids),
         )
 
@@ -196,32 +198,35 @@ class NvidiaDetector:
             xids=xids,
         )
 
-    def _links(
-        self, index: str, handle: Any, bus_ids: list[str], handles: list[Any]
-    ) -> tuple[PeerLink, ...]:
+    def _nvlinks(self, handle: Any, bus_ids: list[str]) -> tuple[dict[str, int], int]:
+        """Active links of one GPU: per peer GPU (direct), and to anything else (NVSwitch)."""
         nvml = self._nvml
-        counts: dict[str, int] = {}
+        direct: dict[str, int] = {}
+        switched = 0
         for link in range(18):  # NVLink 4 (Hopper) has the most links per GPU: 18
-            state = self._optional(lambda n=link: nvml.nvmlDeviceGetNvLinkState(handle, n))
-            if state != 1:
+            if self._optional(lambda n=link: nvml.nvmlDeviceGetNvLinkState(handle, n)) != 1:
                 continue
             remote = self._optional(lambda n=link: nvml.nvmlDeviceGetNvLinkRemotePciInfo(handle, n))
             if remote is None:
                 continue
             peer_bus = normalise_bus_id(_text(remote.busId))
-            if peer_bus in bus_ids and bus_ids.index(peer_bus) != int(index):
+            if peer_bus in bus_ids:
                 peer = str(bus_ids.index(peer_bus))
-                counts[peer] = counts.get(peer, 0) + 1
+                direct[peer] = direct.get(peer, 0) + 1
+            else:  # the far end is not a GPU of this node: an NVSwitch (HGX boards)
+                switched += 1
+        return direct, switched
+
+    def _links(
+        self, index: str, fabric: list[tuple[dict[str, int], int]], handles: list[Any]
+    ) -> tuple[PeerLink, ...]:
         links = []
-        for peer, n in sorted(counts.items(), key=lambda item: int(item[0])):
+        for peer, count in nvlink_peers(int(index), fabric).items():
             status = self._optional(
-                lambda p=peer: nvml.nvmlDeviceGetP2PStatus(handle, handles[int(p)], 0)
+                lambda p=peer: self._nvml.nvmlDeviceGetP2PStatus(handles[int(index)], handles[p], 0)
             )
-            links.append(
-                PeerLink(
-                    LinkType.NVLINK, peer, links=n, p2p=None if status is None else status == 0
-                )
-            )
+            p2p = None if status is None else status == 0
+            links.append(PeerLink(LinkType.NVLINK, str(peer), links=count, p2p=p2p))
         return tuple(links)
 
     def _optional(self, query: Callable[[], T]) -> T | None:
@@ -235,3 +240,16 @@ class NvidiaDetector:
 def _text(value: str | bytes) -> str:
     """Older pynvml releases return bytes."""
     return value.decode() if isinstance(value, bytes) else value
+
+
+def nvlink_peers(index: int, fabric: list[tuple[dict[str, int], int]]) -> dict[int, int]:
+    """Links from GPU `index` to each peer: direct links counted as NVML reports them; GPUs that
+    both reach NVSwitches reach each other over as many links as the lesser of the two has
+    (nvidia-smi topo shows NV18 between every pair of an HGX H100 board)."""
+    direct, switched = fabric[index]
+    peers = {int(peer): count for peer, count in direct.items() if int(peer) != index}
+    if switched:
+        for other, (_, other_switched) in enumerate(fabric):
+            if other != index and other_switched:
+                peers[other] = peers.get(other, 0) + min(switched, other_switched)
+    return dict(sorted(peers.items()))
