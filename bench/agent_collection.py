@@ -99,7 +99,7 @@ def node(root: Path) -> Collector:
                 tool=tool(bin_dir, "hy-smi", HY),
                 numa_of=pci.numa_node,
                 vendor_ids=frozenset({0x1002}),
-            ),  # fmt: skip
+            ),
             CambriconDetector(tool=tool(bin_dir, "cnmon", {"": CNMON}), numa_of=pci.numa_node),
         ],
         pci,

@@ -1,4 +1,4 @@
-"""The hcs-agent CLI: detect prints a fingerprint; run refuses bad settings by key, without a traceback."""
+"""The hcs-agent CLI: detect prints a fingerprint; run refuses bad settings by key, no traceback."""
 
 from __future__ import annotations
 
@@ -68,14 +68,32 @@ def test_detect_without_accelerators_says_so_per_vendor(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("env", "config", "message"),
     [
-        ({"HCS_AGENT_INTERVAL_S": "-1"}, None, "invalid setting interval_s (HCS_AGENT_INTERVAL_S): Input should be greater than 0"),
-        ({}, "interval_s: 5\nlisten_prot: 80\n", "invalid setting listen_prot (HCS_AGENT_LISTEN_PROT): Extra inputs are not permitted"),
+        (
+            {"HCS_AGENT_INTERVAL_S": "-1"},
+            None,
+            "invalid setting interval_s (HCS_AGENT_INTERVAL_S): Input should be greater than 0",
+        ),
+        (
+            {},
+            "interval_s: 5\nlisten_prot: 80\n",
+            "invalid setting listen_prot (HCS_AGENT_LISTEN_PROT): Extra inputs are not permitted",
+        ),
         ({}, "vendors: [nvidia, amd]\n", "invalid setting vendors.1 (HCS_AGENT_VENDORS)"),
         ({}, "- not a mapping\n", "expected a mapping of settings"),
-        ({}, "report: true\n", "invalid setting node_name (HCS_AGENT_NODE_NAME): required when reporting"),
+        (
+            {},
+            "report: true\n",
+            "invalid setting node_name (HCS_AGENT_NODE_NAME): required when reporting",
+        ),
     ],
-    ids=["env-negative-interval", "file-typo-key", "file-unknown-vendor", "file-not-a-mapping", "report-needs-node"],
-)  # fmt: skip
+    ids=[
+        "env-negative-interval",
+        "file-typo-key",
+        "file-unknown-vendor",
+        "file-not-a-mapping",
+        "report-needs-node",
+    ],
+)
 def test_run_rejects_bad_settings_by_key(
     tmp_path: Path, env: dict[str, str], config: str | None, message: str
 ) -> None:
@@ -94,9 +112,18 @@ def test_environment_overrides_the_file(tmp_path: Path, inventory: Path) -> None
     port = _free_port()
     result = CliRunner(env={"HCS_AGENT_INTERVAL_S": "1"}).invoke(
         main,
-        ["run", "--once", "--no-report", "--config", str(tmp_path / "agent.yaml"),
-         "--inventory", str(inventory), "--listen-port", str(port)],
-    )  # fmt: skip
+        [
+            "run",
+            "--once",
+            "--no-report",
+            "--config",
+            str(tmp_path / "agent.yaml"),
+            "--inventory",
+            str(inventory),
+            "--listen-port",
+            str(port),
+        ],
+    )
     assert result.exit_code == 0, result.output
 
 

@@ -50,9 +50,14 @@ TABLES = [
 @pytest.mark.parametrize(
     ("name", "count", "model", "bus", "memory", "ecc"),
     TABLES,
-    ids=["v5.10.10-x4", "v4.20.11-no-bus-id", "v5.10.22-mode-full", "v5.10.13-x8",
-         "v5.10.31-redacted-memory"],
-)  # fmt: skip
+    ids=[
+        "v5.10.10-x4",
+        "v4.20.11-no-bus-id",
+        "v5.10.22-mode-full",
+        "v5.10.13-x8",
+        "v5.10.31-redacted-memory",
+    ],
+)
 def test_table(
     read: Callable[[str], str],
     name: str,

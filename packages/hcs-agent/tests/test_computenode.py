@@ -1,13 +1,13 @@
-"""Building the ComputeNode: profile mapping, status and conditions, allocatable, last good devices."""
+"""Building the ComputeNode: profile mapping, status, conditions, allocatable, last good devices."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from hcs_api.v1alpha1 import ComputeNode, ConditionStatus, NodePhase
 from hcs_agent.collect import Collection, keep_last_good
 from hcs_agent.computenode import build, extended_resources
 from hcs_agent.model import Detection, DeviceInfo, HealthSignals
+from hcs_api.v1alpha1 import ComputeNode, ConditionStatus, NodePhase
 from hcs_exchange import load_database
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -15,8 +15,9 @@ DB = load_database()
 
 
 def npu(index: str, name: str = "910B3", **kw: object) -> DeviceInfo:
-    return DeviceInfo(vendor="ascend", index=index, uuid=f"NPU-{index}", name=name,
-                      vram_bytes=64 * 2**30, **kw)  # type: ignore[arg-type]  # fmt: skip
+    return DeviceInfo(
+        vendor="ascend", index=index, uuid=f"NPU-{index}", name=name, vram_bytes=64 * 2**30, **kw
+    )  # type: ignore[arg-type]
 
 
 def conditions(node: ComputeNode) -> dict[str, ConditionStatus]:
@@ -55,7 +56,8 @@ def test_sick_device_leaves_allocatable_and_degrades_the_node() -> None:
     status = built.node.status
     assert status is not None
     assert status.phase is NodePhase.DEGRADED
-    assert status.capacity is not None and status.allocatable is not None
+    assert status.capacity is not None
+    assert status.allocatable is not None
     assert (status.capacity.devices, status.allocatable.devices) == (2, 1)
     assert conditions(built.node)["DevicesHealthy"] is ConditionStatus.FALSE
     resources = extended_resources(status.allocatable)
@@ -76,8 +78,12 @@ def test_condition_transition_time_moves_only_on_change() -> None:
     first = build("n", Collection((Detection("ascend", (npu("0"),)),), at=T0), DB)
     assert first.node.status is not None
     later = T0 + timedelta(seconds=10)
-    same = build("n", Collection((Detection("ascend", (npu("0"),)),), at=later), DB,
-                 first.node.status.conditions)  # fmt: skip
+    same = build(
+        "n",
+        Collection((Detection("ascend", (npu("0"),)),), at=later),
+        DB,
+        first.node.status.conditions,
+    )
     assert same.node.status is not None
     ready = next(c for c in same.node.status.conditions if c.type == "Ready")
     assert (ready.last_transition_time, same.node.status.last_heartbeat) == (T0, later)

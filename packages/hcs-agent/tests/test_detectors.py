@@ -1,4 +1,4 @@
-"""Vendor detectors: fixture-backed runs, and a missing, hung or babbling tool costs only its vendor."""
+"""Vendor detectors: fixture-backed runs; a missing, hung or babbling tool costs only its vendor."""
 
 from __future__ import annotations
 
@@ -76,12 +76,16 @@ def test_ascend_missing_topology_still_reports_devices(read: Callable[[str], str
 def test_ascend_unhealthy_chip_gets_health_details(read: Callable[[str], str]) -> None:
     info = read("ascend/npu-smi-info_310b4-alarm_23.0.0_nputop-fixture.txt")
     health = read("ascend/npu-smi-info-c0-t-health_ok_mind-cluster-doc.txt")
-    runner = FixtureRunner({
-        "npu-smi info": info,
-        "npu-smi info -t topo": ToolError("not supported"),
-        "npu-smi info -t board -i 0": read("ascend/npu-smi-info-t-board_910-d801_23.0.5_mind-cluster-doc.txt"),
-        "npu-smi info -t health -i 0 -c 0": health,
-    })  # fmt: skip
+    runner = FixtureRunner(
+        {
+            "npu-smi info": info,
+            "npu-smi info -t topo": ToolError("not supported"),
+            "npu-smi info -t board -i 0": read(
+                "ascend/npu-smi-info-t-board_910-d801_23.0.5_mind-cluster-doc.txt"
+            ),
+            "npu-smi info -t health -i 0 -c 0": health,
+        }
+    )
     detection = AscendDetector(runner=runner).detect()
     assert "npu-smi info -t health -i 0 -c 0" in runner.calls
     assert detection.devices[0].health.vendor_status == "OK"  # what -t health said in detail
@@ -89,15 +93,23 @@ def test_ascend_unhealthy_chip_gets_health_details(read: Callable[[str], str]) -
 
 def test_hygon_from_kfd_tree_and_hy_smi(tmp_path: Path, read: Callable[[str], str]) -> None:
     nodes = tmp_path / "sys/class/kfd/kfd/topology/nodes"
-    for node, name in enumerate(["kfd-topology-node0-properties_carrizo-apu_rocm-121.txt",
-                                 "kfd-topology-node-properties_mi100-arcturus_rocmi-fixture.txt"]):  # fmt: skip
+    for node, name in enumerate(
+        [
+            "kfd-topology-node0-properties_carrizo-apu_rocm-121.txt",
+            "kfd-topology-node-properties_mi100-arcturus_rocmi-fixture.txt",
+        ]
+    ):
         (nodes / str(node)).mkdir(parents=True)
         shutil.copy(FIXTURES / "kfd" / name, nodes / str(node) / "properties")
-    runner = FixtureRunner({
-        "hy-smi": read("hygon/hy-smi_hcu-format-dec-enc_bw101-1hcu-400w_benchmark-log.txt"),
-        "hy-smi -a": read("hygon/hy-smi-a_card-series-excerpt_k100-ai-8hcu_sunfeng-blog.txt"),
-        "hy-smi --showmemavailable": read("hygon/hy-smi-showmemavailable_k100-ai-8hcu_sunfeng-blog.txt"),
-    })  # fmt: skip
+    runner = FixtureRunner(
+        {
+            "hy-smi": read("hygon/hy-smi_hcu-format-dec-enc_bw101-1hcu-400w_benchmark-log.txt"),
+            "hy-smi -a": read("hygon/hy-smi-a_card-series-excerpt_k100-ai-8hcu_sunfeng-blog.txt"),
+            "hy-smi --showmemavailable": read(
+                "hygon/hy-smi-showmemavailable_k100-ai-8hcu_sunfeng-blog.txt"
+            ),
+        }
+    )
     # No Hygon KFD capture exists: the AMD MI100 node stands in, so AMD's vendor id is accepted.
     detection = HygonDetector(root=tmp_path, runner=runner, vendor_ids=frozenset({0x1002})).detect()
     assert detection.error is None

@@ -14,7 +14,12 @@ CASES = [
     ("remap-failed", HealthSignals(remap_failed=True), None, 0),
     ("npu-alarm", HealthSignals(vendor_status="Alarm"), None, 40),
     ("npu-warning", HealthSignals(vendor_status="Warning"), None, 70),
-    ("error-code-without-status", HealthSignals(vendor_status="OK", error_codes=("80E01801",)), None, 70),
+    (
+        "error-code-without-status",
+        HealthSignals(vendor_status="OK", error_codes=("80E01801",)),
+        None,
+        70,
+    ),
     ("double-bit-xid48", HealthSignals(xids=(48,)), None, 30),
     ("application-xid13", HealthSignals(xids=(13,)), None, 90),
     ("uncorrectable-ecc", HealthSignals(ecc_uncorrectable=1), None, 60),
@@ -23,10 +28,19 @@ CASES = [
     ("two-throttles", HealthSignals(throttle_reasons=("hw_slowdown", "hw_thermal")), None, 70),
     ("warm-80c", HealthSignals(), 80.0, 90),
     ("hot-95c", HealthSignals(), 95.0, 80),
-    ("everything-at-once", HealthSignals(ecc_uncorrectable=2, retirement_pending=True,
-                                         ecc_correctable=9, throttle_reasons=("hw_thermal",)), 91.0, 0),
+    (
+        "everything-at-once",
+        HealthSignals(
+            ecc_uncorrectable=2,
+            retirement_pending=True,
+            ecc_correctable=9,
+            throttle_reasons=("hw_thermal",),
+        ),
+        91.0,
+        0,
+    ),
     ("cap-and-penalty", HealthSignals(vendor_status="Warning", ecc_correctable=1), 85.0, 70),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(

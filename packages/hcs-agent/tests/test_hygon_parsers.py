@@ -1,4 +1,4 @@
-"""hy-smi's table, -a and --showmemavailable, and KFD topology properties parse from recorded outputs."""
+"""hy-smi's table, -a, --showmemavailable and KFD topology properties parse from recordings."""
 
 from __future__ import annotations
 
@@ -44,9 +44,15 @@ TABLES = [
 @pytest.mark.parametrize(
     ("name", "count", "temp", "power", "vram", "mode"),
     TABLES,
-    ids=["hcu-k100ai-idle", "dcu-k100ai-loaded", "dcu-mode-na", "hcu-bw1000-wide-pwrcap",
-         "hcu-dec-enc", "old-fan-column-lowercase-c"],
-)  # fmt: skip
+    ids=[
+        "hcu-k100ai-idle",
+        "dcu-k100ai-loaded",
+        "dcu-mode-na",
+        "hcu-bw1000-wide-pwrcap",
+        "hcu-dec-enc",
+        "old-fan-column-lowercase-c",
+    ],
+)
 def test_table(
     read: Callable[[str], str],
     name: str,

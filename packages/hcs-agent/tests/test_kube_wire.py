@@ -35,10 +35,16 @@ async def _report(
 ) -> tuple[list[Any], dict[str, Any], dict[str, Any], bool]:
     async with kmock.KubernetesEmulator() as server, kmock.Server(server) as http:
         # kmock does not create on apply (a real API server does): the objects exist up front.
-        server.objects[CN, None, "npu-3"] = {"apiVersion": "hcs.io/v1alpha1", "kind": "ComputeNode",
-                                              "metadata": {"name": "npu-3"}}  # fmt: skip
-        server.objects["v1/nodes", None, "npu-3"] = {"apiVersion": "v1", "kind": "Node",
-                                                     "metadata": {"name": "npu-3"}}  # fmt: skip
+        server.objects[CN, None, "npu-3"] = {
+            "apiVersion": "hcs.io/v1alpha1",
+            "kind": "ComputeNode",
+            "metadata": {"name": "npu-3"},
+        }
+        server.objects["v1/nodes", None, "npu-3"] = {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": "npu-3"},
+        }
         if fail_first_node_patch:
             server["patch /api/v1/nodes/npu-3/status"][:1] << 503
         config = client.Configuration()

@@ -1,4 +1,4 @@
-"""The NVML detector over a fake NVML with recorded H100 values: fingerprint, links, health, absence."""
+"""The NVML detector on a fake NVML with recorded H100 values: fingerprint, links, health."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ def test_recorded_h100_fingerprint() -> None:
 def _pair() -> list[FakeGpu]:
     a = FakeGpu("GPU-a", "NVIDIA H100 80GB HBM3", "00000000:18:00.0", 80 * 2**30, 80 * 2**30)
     b = FakeGpu("GPU-b", "NVIDIA H100 80GB HBM3", "00000000:2A:00.0", 80 * 2**30, 80 * 2**30)
-    a.nvlinks = {n: b.bus_id for n in range(18)}
-    b.nvlinks = {n: a.bus_id for n in range(18)}
+    a.nvlinks = dict.fromkeys(range(18), b.bus_id)
+    b.nvlinks = dict.fromkeys(range(18), a.bus_id)
     return [a, b]
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from hcs_api.v1alpha1 import ComputeNode
 from hcs_agent.collect import Collection
 from hcs_agent.computenode import build
 from hcs_agent.errors import ReportError
 from hcs_agent.model import Detection, DeviceInfo
 from hcs_agent.report import Backoff, InMemoryKube, Reporter, RetryableError, status_body
+from hcs_api.v1alpha1 import ComputeNode
 from hcs_exchange import load_database
 
 DB = load_database()
@@ -86,4 +86,5 @@ def test_a_permanent_error_is_not_retried() -> None:
     sleeps: list[float] = []
     outcome = reporter(kube, sleeps).report(node())
     assert (outcome.ok, outcome.attempts, sleeps) == (False, 1, [])
-    assert outcome.error is not None and "404" in outcome.error
+    assert outcome.error is not None
+    assert "404" in outcome.error

@@ -1,4 +1,4 @@
-"""PCIe scope, link bandwidth and NUMA from a sysfs tree, merged with vendor links into hcs_api Links."""
+"""PCIe scope, link bandwidth and NUMA from a sysfs tree, merged with vendor links into Links."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from hcs_api.v1alpha1 import LinkType, PcieScope
 from hcs_agent.collect import Collector
 from hcs_agent.computenode import build
 from hcs_agent.detect.inventory import InventoryDetector
 from hcs_agent.topology import PciPlace, SysfsPci, pcie_bandwidth, pcie_scope
+from hcs_api.v1alpha1 import LinkType, PcieScope
 from hcs_exchange import load_database
 
 HB0, HB1 = "pci0000:00", "pci0000:80"
@@ -24,20 +24,48 @@ def place(*chain: str, numa: int | None = 0) -> PciPlace:
 @pytest.mark.parametrize(
     ("a", "b", "scope"),
     [
-        (place(HB0, "0000:00:01.0", "0000:01:00.0", "0000:02:00.0", "0000:03:00.0"),
-         place(HB0, "0000:00:01.0", "0000:01:00.0", "0000:02:01.0", "0000:04:00.0"), PcieScope.SWITCH),
-        (place(HB0, "0000:00:01.0", "0000:01:00.0", "0000:02:00.0", "0000:03:00.0", "0000:04:00.0", "0000:05:00.0"),
-         place(HB0, "0000:00:01.0", "0000:01:00.0", "0000:02:01.0", "0000:06:00.0"), PcieScope.MULTI_SWITCH),
-        (place(HB0, "0000:00:01.0", "0000:01:00.0"), place(HB0, "0000:00:02.0", "0000:02:00.0"),
-         PcieScope.HOST_BRIDGE),
-        (place(HB0, "0000:00:01.0", "0000:01:00.0"), place(HB1, "0000:80:01.0", "0000:81:00.0"),
-         PcieScope.NUMA),
-        (place(HB0, "0000:00:01.0", "0000:01:00.0", numa=0),
-         place(HB1, "0000:80:01.0", "0000:81:00.0", numa=1), PcieScope.SYSTEM),
+        (
+            place(HB0, "0000:00:01.0", "0000:01:00.0", "0000:02:00.0", "0000:03:00.0"),
+            place(HB0, "0000:00:01.0", "0000:01:00.0", "0000:02:01.0", "0000:04:00.0"),
+            PcieScope.SWITCH,
+        ),
+        (
+            place(
+                HB0,
+                "0000:00:01.0",
+                "0000:01:00.0",
+                "0000:02:00.0",
+                "0000:03:00.0",
+                "0000:04:00.0",
+                "0000:05:00.0",
+            ),
+            place(HB0, "0000:00:01.0", "0000:01:00.0", "0000:02:01.0", "0000:06:00.0"),
+            PcieScope.MULTI_SWITCH,
+        ),
+        (
+            place(HB0, "0000:00:01.0", "0000:01:00.0"),
+            place(HB0, "0000:00:02.0", "0000:02:00.0"),
+            PcieScope.HOST_BRIDGE,
+        ),
+        (
+            place(HB0, "0000:00:01.0", "0000:01:00.0"),
+            place(HB1, "0000:80:01.0", "0000:81:00.0"),
+            PcieScope.NUMA,
+        ),
+        (
+            place(HB0, "0000:00:01.0", "0000:01:00.0", numa=0),
+            place(HB1, "0000:80:01.0", "0000:81:00.0", numa=1),
+            PcieScope.SYSTEM,
+        ),
     ],
-    ids=["same-switch-PIX", "switch-behind-switch-PXB", "host-bridge-PHB", "two-host-bridges-NODE",
-         "two-numa-nodes-SYS"],
-)  # fmt: skip
+    ids=[
+        "same-switch-PIX",
+        "switch-behind-switch-PXB",
+        "host-bridge-PHB",
+        "two-host-bridges-NODE",
+        "two-numa-nodes-SYS",
+    ],
+)
 def test_pcie_scope(a: PciPlace, b: PciPlace, scope: PcieScope) -> None:
     assert pcie_scope(a, b) is scope
     assert pcie_scope(b, a) is scope

@@ -6,14 +6,14 @@ ComputeNode and `ai.compute/*` extended resources true.
 
 __version__ = "0.1.0"
 
-from hcs_agent.agent import Agent, make_detectors  # noqa: E402
-from hcs_agent.collect import Collection, Collector  # noqa: E402
-from hcs_agent.computenode import Built, build, extended_resources  # noqa: E402
-from hcs_agent.detect import Detector  # noqa: E402
-from hcs_agent.errors import AgentError, DetectorError, ParseError, ReportError, ToolError  # noqa: E402
-from hcs_agent.model import Detection, DeviceInfo, HealthSignals, PeerLink  # noqa: E402
-from hcs_agent.report import InMemoryKube, KubePort, Reporter  # noqa: E402
-from hcs_agent.settings import AgentSettings, load_settings  # noqa: E402
+from hcs_agent.agent import Agent, make_detectors
+from hcs_agent.collect import Collection, Collector
+from hcs_agent.computenode import Built, build, extended_resources
+from hcs_agent.detect import Detector
+from hcs_agent.errors import AgentError, DetectorError, ParseError, ReportError, ToolError
+from hcs_agent.model import Detection, DeviceInfo, HealthSignals, PeerLink
+from hcs_agent.report import InMemoryKube, KubePort, Reporter
+from hcs_agent.settings import AgentSettings, load_settings
 
 __all__ = [
     "Agent",

@@ -7,9 +7,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from hcs_api.names import Vendor
-from hcs_exchange import ProfileDatabase, apply_overrides, load_database
-
 from hcs_agent.collect import Collection, Collector, keep_last_good
 from hcs_agent.computenode import Built, build
 from hcs_agent.detect import Detector
@@ -20,8 +17,10 @@ from hcs_agent.detect.inventory import InventoryDetector
 from hcs_agent.detect.nvidia import NvidiaDetector
 from hcs_agent.metrics import AgentMetrics
 from hcs_agent.model import Detection
-from hcs_agent.report import ReportOutcome, Reporter
+from hcs_agent.report import Reporter, ReportOutcome
 from hcs_agent.topology import SysfsPci
+from hcs_api.names import Vendor
+from hcs_exchange import ProfileDatabase, apply_overrides, load_database
 
 
 def make_detectors(
@@ -74,7 +73,8 @@ class Agent:
         detections = keep_last_good(collection.detections, self._good)
         self._good.update({d.vendor: d for d in collection.detections if not d.error})
         collection = replace(collection, detections=detections)
-        previous = self.last_built.node.status.conditions if self.last_built else []
+        status = self.last_built.node.status if self.last_built else None
+        previous = status.conditions if status is not None else []
         built = build(self.node_name, collection, self._database, previous)
         self.metrics.update(collection, built)
         if self._reporter is not None:

@@ -6,10 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from hcs_exchange import ExchangeError, Precision, ProfileDatabase, apply_calibration, measure
-from hcs_exchange import UnknownModelError
-
 from hcs_agent.model import DeviceInfo
+from hcs_exchange import (
+    ExchangeError,
+    Precision,
+    ProfileDatabase,
+    UnknownModelError,
+    apply_calibration,
+    measure,
+)
 
 
 def calibrate(

@@ -8,6 +8,7 @@ import logging
 import socket
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -159,7 +160,7 @@ def _settings(config: Path | None, **given: object) -> AgentSettings:
         _fail(str(error))
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"hcs-agent: {message}", err=True)
     sys.exit(2)
 

@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from hcs_agent import health
+from hcs_agent.collect import Collection
+from hcs_agent.links import device_links
+from hcs_agent.model import DeviceInfo
 from hcs_api import Quantity, QuantityFormat
 from hcs_api.names import Resource
 from hcs_api.v1alpha1 import (
@@ -26,11 +30,6 @@ from hcs_api.v1alpha1 import (
     Throughput,
 )
 from hcs_exchange import Precision, Profile, ProfileDatabase, UnknownModelError
-
-from hcs_agent import health
-from hcs_agent.collect import Collection
-from hcs_agent.links import device_links
-from hcs_agent.model import DeviceInfo
 
 
 @dataclass(frozen=True)

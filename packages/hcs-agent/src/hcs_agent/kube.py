@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from hcs_api.names import GROUP, VERSION
-
 from hcs_agent.errors import ReportError
 from hcs_agent.report import FIELD_MANAGER, RetryableError
+from hcs_api.names import GROUP, VERSION
 
 APPLY = "application/apply-patch+yaml"
 MERGE = "application/merge-patch+json"
@@ -34,18 +33,30 @@ class KubernetesApi:
         self._call(
             f"apply computenodes/{name}",
             self._custom.patch_cluster_custom_object,
-            GROUP, VERSION, PLURAL, name, body,
-            field_manager=self._manager, force=True, _content_type=APPLY,
-        )  # fmt: skip
+            GROUP,
+            VERSION,
+            PLURAL,
+            name,
+            body,
+            field_manager=self._manager,
+            force=True,
+            _content_type=APPLY,
+        )
 
     def apply_compute_node_status(self, body: dict[str, Any]) -> None:
         name = body["metadata"]["name"]
         self._call(
             f"apply computenodes/{name}/status",
             self._custom.patch_cluster_custom_object_status,
-            GROUP, VERSION, PLURAL, name, body,
-            field_manager=self._manager, force=True, _content_type=APPLY,
-        )  # fmt: skip
+            GROUP,
+            VERSION,
+            PLURAL,
+            name,
+            body,
+            field_manager=self._manager,
+            force=True,
+            _content_type=APPLY,
+        )
 
     def patch_node_status(
         self, name: str, capacity: dict[str, str], allocatable: dict[str, str]
@@ -54,9 +65,11 @@ class KubernetesApi:
         self._call(
             f"patch nodes/{name}/status",
             self._core.patch_node_status,
-            name, body,
-            field_manager=self._manager, _content_type=MERGE,
-        )  # fmt: skip
+            name,
+            body,
+            field_manager=self._manager,
+            _content_type=MERGE,
+        )
 
     @staticmethod
     def _call(what: str, method: Any, *args: Any, **kwargs: Any) -> None:
@@ -79,6 +92,6 @@ def load_api_client(kubeconfig: str | None) -> Any:
     from kubernetes import client, config
 
     if kubeconfig:
-        return config.new_client_from_config(config_file=kubeconfig)
-    config.load_incluster_config()
+        return config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+    config.load_incluster_config()  # type: ignore[no-untyped-call]
     return client.ApiClient()

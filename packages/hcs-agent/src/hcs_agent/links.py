@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from hcs_agent.model import DeviceInfo, PeerLink
+from hcs_agent.topology import PciPlace, pcie_scope
 from hcs_api import Quantity, QuantityFormat
 from hcs_api.v1alpha1 import Link, LinkType, PcieScope
 from hcs_exchange import Profile
-
-from hcs_agent.model import DeviceInfo, PeerLink
-from hcs_agent.topology import PciPlace, pcie_scope
 
 
 def device_links(
@@ -27,13 +26,14 @@ def device_links(
     profiles: dict[str, Profile | None],
     places: dict[str, PciPlace],
 ) -> list[Link]:
-    grouped: dict[tuple[LinkType, int | None, bool | None, PcieScope | None], list[str]] = {}
+    Key = tuple[LinkType, int | None, bool | None, PcieScope | None]
+    grouped: dict[Key, list[str]] = {}
     linked = set()
     for peer in info.links:
         if peer.peer == info.index:
             continue
         linked.add(peer.peer)
-        key = (peer.type, _vendor_bandwidth(peer, profiles.get(info.index)), peer.p2p, None)
+        key: Key = (peer.type, _vendor_bandwidth(peer, profiles.get(info.index)), peer.p2p, None)
         grouped.setdefault(key, []).append(peer.peer)
     here = places.get(info.pci_bus_id or "")
     for other in infos:

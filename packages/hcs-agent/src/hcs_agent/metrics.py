@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from hcs_api.v1alpha1 import Device
-
 from hcs_agent.collect import Collection
 from hcs_agent.computenode import Built
 from hcs_agent.model import DeviceInfo
+from hcs_api.v1alpha1 import Device
 
 _DEVICE = ("vendor", "device", "model", "uuid")
 
@@ -60,7 +59,7 @@ class AgentMetrics:
                     self._device(info, device, built)
 
     def _device(self, info: DeviceInfo, device: Device, built: Built) -> None:
-        """A device as reported: its profile model and VRAM (the profile's where the tool is silent)."""
+        """A device as reported: its model, and VRAM (the profile's where the tool is silent)."""
         labels = (info.vendor, info.index, device.model, info.uuid)
         self.vram.labels(*labels).set(device.vram.ceil())
         if info.vram_free_bytes is not None:

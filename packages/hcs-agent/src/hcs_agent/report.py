@@ -13,10 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from hcs_api.v1alpha1 import ComputeNode
-
 from hcs_agent.computenode import extended_resources
 from hcs_agent.errors import ReportError
+from hcs_api.v1alpha1 import ComputeNode
 
 FIELD_MANAGER = "hcs-agent"
 
@@ -73,7 +72,7 @@ class Backoff:
     rng: Callable[[], float] = field(default=random.random)
 
     def delay(self, attempt: int) -> float:
-        return min(self.max_s, self.initial_s * 2**attempt) * (0.5 + self.rng() / 2)
+        return min(self.max_s, self.initial_s * 2.0**attempt) * (0.5 + self.rng() / 2)
 
 
 @dataclass

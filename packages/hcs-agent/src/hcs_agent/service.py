@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -66,10 +67,8 @@ async def run_loop(
         if once:
             return
         remaining = max(0.0, interval_s - (time.monotonic() - started))
-        try:
+        with contextlib.suppress(TimeoutError):  # the interval passed without a stop
             await asyncio.wait_for(stop.wait(), timeout=remaining)
-        except TimeoutError:
-            pass
 
 
 async def serve(agent: Agent, interval_s: float, host: str, port: int, once: bool = False) -> None:

@@ -13,9 +13,8 @@ import yaml
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from hcs_api.names import Vendor
-
 from hcs_agent.errors import AgentError
+from hcs_api.names import Vendor
 
 ENV_PREFIX = "HCS_AGENT_"
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-import pynvml
+import pynvml  # type: ignore[import-untyped]
 
 from hcs_agent.errors import ToolError
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hcs_api.v1alpha1 import LinkType
-
 from hcs_agent.detect._runner import Runner, ToolMissing, run_tool
 from hcs_agent.errors import AgentError
 from hcs_agent.model import Detection, DeviceInfo, HealthSignals, PeerLink, normalise_bus_id
 from hcs_agent.parse import npu_smi
 from hcs_agent.parse.npu_smi import NpuChip
+from hcs_api.v1alpha1 import LinkType
 
 VENDOR = "ascend"
 MIB = 1024 * 1024

@@ -17,11 +17,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from hcs_agent.model import Detection, DeviceInfo, HealthSignals, PeerLink, normalise_bus_id
 from hcs_api import Quantity
 from hcs_api.names import Vendor
 from hcs_api.v1alpha1 import LinkType
-
-from hcs_agent.model import Detection, DeviceInfo, HealthSignals, PeerLink, normalise_bus_id
 
 VENDOR = "inventory"
 

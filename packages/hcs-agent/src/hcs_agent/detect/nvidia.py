@@ -9,11 +9,11 @@ before Ampere) read as unknown. Without the library or the driver, or with no GP
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
-from hcs_api.v1alpha1 import LinkType
-
 from hcs_agent.model import Detection, DeviceInfo, HealthSignals, PeerLink, normalise_bus_id
+from hcs_api.v1alpha1 import LinkType
 
 VENDOR = "nvidia"
 T = TypeVar("T")
@@ -57,7 +57,7 @@ class NvmlPort(Protocol):
 
 
 def _pynvml() -> Any:
-    import pynvml
+    import pynvml  # type: ignore[import-untyped]
 
     return pynvml
 
@@ -180,7 +180,7 @@ class NvidiaDetector:
             retired, pending, failed = rows[0] + rows[1], bool(rows[2]), bool(rows[3])
         else:
             pages = [
-                self._optional(lambda c=cause: len(nvml.nvmlDeviceGetRetiredPages(handle, c)))
+                self._optional(partial(_count, nvml.nvmlDeviceGetRetiredPages, handle, cause))
                 for cause in (0, 1)
             ]
             known = [p for p in pages if p is not None]
@@ -204,9 +204,9 @@ class NvidiaDetector:
         direct: dict[str, int] = {}
         switched = 0
         for link in range(18):  # NVLink 4 (Hopper) has the most links per GPU: 18
-            if self._optional(lambda n=link: nvml.nvmlDeviceGetNvLinkState(handle, n)) != 1:
+            if self._optional(partial(nvml.nvmlDeviceGetNvLinkState, handle, link)) != 1:
                 continue
-            remote = self._optional(lambda n=link: nvml.nvmlDeviceGetNvLinkRemotePciInfo(handle, n))
+            remote = self._optional(partial(nvml.nvmlDeviceGetNvLinkRemotePciInfo, handle, link))
             if remote is None:
                 continue
             peer_bus = normalise_bus_id(_text(remote.busId))
@@ -222,9 +222,10 @@ class NvidiaDetector:
     ) -> tuple[PeerLink, ...]:
         links = []
         for peer, count in nvlink_peers(int(index), fabric).items():
-            status = self._optional(
-                lambda p=peer: self._nvml.nvmlDeviceGetP2PStatus(handles[int(index)], handles[p], 0)
+            query = partial(
+                self._nvml.nvmlDeviceGetP2PStatus, handles[int(index)], handles[peer], 0
             )
+            status = self._optional(query)
             p2p = None if status is None else status == 0
             links.append(PeerLink(LinkType.NVLINK, str(peer), links=count, p2p=p2p))
         return tuple(links)
@@ -235,6 +236,10 @@ class NvidiaDetector:
             return query()
         except self._nvml.NVMLError:
             return None
+
+
+def _count(query: Callable[[Any, int], list[int]], handle: Any, cause: int) -> int:
+    return len(query(handle, cause))
 
 
 def _text(value: str | bytes) -> str:
