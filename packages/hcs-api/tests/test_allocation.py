@@ -22,6 +22,8 @@ def _allocation() -> PodAllocation:
         node="gpu-01",
         vendor=Vendor.NVIDIA,
         model="H100-SXM5-80G",
+        vram=80 << 30,
+        share=1000,
         containers=[
             ContainerAllocation(container="train", devices=["0", "1"], vram=80 << 30, share=1000),
             ContainerAllocation(container="sidecar", devices=["1"], vram=1 << 30, share=0),
@@ -50,13 +52,27 @@ def test_a_pod_without_allocation_holds_nothing() -> None:
     ("raw", "fragment"),
     [
         ("not json", "not a valid allocation"),
-        (json.dumps({"node": "n", "vendor": "intel", "model": "m", "containers": []}), "vendor"),
+        (
+            json.dumps(
+                {
+                    "node": "n",
+                    "vendor": "intel",
+                    "model": "m",
+                    "vram": 1,
+                    "share": 1,
+                    "containers": [],
+                }
+            ),
+            "vendor",
+        ),
         (
             json.dumps(
                 {
                     "node": "n",
                     "vendor": "nvidia",
                     "model": "m",
+                    "vram": 1,
+                    "share": 1,
                     "containers": [{"container": "c", "devices": ["0"], "vram": 1, "share": 2000}],
                 }
             ),

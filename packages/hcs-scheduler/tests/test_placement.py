@@ -92,9 +92,9 @@ def test_snapshot_from_a_computenode(repo_root):
         cluster.dev_usable[0].tolist() == [True] * 5 + [False] + [True] * 2
     )  # device 5 is cordoned
     assert int(cluster.link[0, 0, 1]) == 100
-    # status.devices says device 0 holds 80Gi and 400 of its 989.5 FP16 TFLOPS.
+    # status.devices says device 0 holds 40Gi and 400 of its 989.5 FP16 TFLOPS.
     assert int(cluster.dev_share_free[0, 0]) == 1000 - 405
-    assert int(cluster.dev_vram_free[0, 0]) == (81559 - 80 * 1024) * 2**20
+    assert int(cluster.dev_vram_free[0, 0]) == (81559 - 40 * 1024) * 2**20
     outcome = place(
         cluster,
         uniform_request("r", 1, whole=8),

@@ -81,3 +81,11 @@ def test_more_devices_than_a_node_has_is_ruled_out(exchange):
     request = _resolve(exchange, max_devices=8, vram=1000 * GI, tflops_fp16=10)
     assert not request.allowed[MODELS.index("T4")]
     assert any("T4: needs 63 devices" in reason for reason in request.reasons)
+
+
+def test_a_request_no_model_can_serve_still_needs_a_device(exchange):
+    # Every model ruled out leaves the per-model plans empty; it must not pass for CPU-only
+    # work and land on a node without accelerators.
+    request = _resolve(exchange, max_devices=1, vram=1000 * GI)
+    assert not request.allowed.any()
+    assert request.needs_device

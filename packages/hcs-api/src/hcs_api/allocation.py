@@ -54,6 +54,10 @@ class PodAllocation(WireModel):
     """The vendor of every device given."""
     model: str = Field(min_length=1, max_length=128)
     """The hcs-exchange profile name of the devices given."""
+    vram: int = Field(ge=0)
+    """VRAM the pod holds on each of its devices, in bytes (all of it for whole devices)."""
+    share: int = Field(ge=0, le=1000)
+    """Compute share the pod holds on each of its devices, in thousandths."""
     containers: list[ContainerAllocation] = Field(min_length=1)
     """Per container that asked for accelerators."""
 

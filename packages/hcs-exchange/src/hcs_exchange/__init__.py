@@ -11,6 +11,7 @@ from hcs_exchange.calibration import CalibrationRecord, apply_calibration, measu
 from hcs_exchange.errors import ExchangeError, ProfileFileError, UnknownModelError
 from hcs_exchange.exchange import Demand, Exchange, Fit, RateOverride, Workload
 from hcs_exchange.profiles import REFERENCE_MODEL, Figure, Precision, Profile, ProfileDatabase
+from hcs_exchange.quota import QuotaUsage, quota_excess
 
 __version__ = "0.1.0"
 
@@ -26,6 +27,7 @@ __all__ = [
     "Profile",
     "ProfileDatabase",
     "ProfileFileError",
+    "QuotaUsage",
     "RateOverride",
     "UnknownModelError",
     "Workload",
@@ -34,5 +36,6 @@ __all__ = [
     "apply_overrides",
     "load_database",
     "measure",
+    "quota_excess",
     "text_table",
 ]

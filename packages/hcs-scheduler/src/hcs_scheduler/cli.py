@@ -16,6 +16,7 @@ from hcs_api import HcsApiError
 from hcs_exchange import Exchange, RateOverride, apply_overrides, load_database
 from hcs_scheduler import __version__
 from hcs_scheduler.catalog import NAMES
+from hcs_scheduler.extender.serve import serve
 from hcs_scheduler.sim import fgd_protocol, openb, report, scenario, trace_replay, vendor_lock
 from hcs_scheduler.sim.openb import ReadReport
 
@@ -30,7 +31,10 @@ def bundled(name: str) -> Path:
 @click.group()
 @click.version_option(__version__, prog_name="hcs-scheduler")
 def main() -> None:
-    """HCS placement: the trace-driven simulator (the kube-scheduler extender comes next)."""
+    """HCS placement: the kube-scheduler extender (serve) and the trace-driven simulator."""
+
+
+main.add_command(serve)
 
 
 @main.command()

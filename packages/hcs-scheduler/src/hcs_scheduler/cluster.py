@@ -166,7 +166,13 @@ class Cluster:
             self.share_counts[n][allocation.share] -= sign
         self.cpu_free[n] += sign * allocation.cpu_milli
         self.mem_free[n] += sign * allocation.memory_mib
-        if share_free.min() < 0 or self.cpu_free[n] < 0 or self.mem_free[n] < 0:
+        if (
+            share_free.min() < 0
+            or vram_free.min() < 0
+            or self.cpu_free[n] < 0
+            or self.mem_free[n] < 0
+        ):
+            self._apply(allocation, -sign)  # undo: a refused allocation changes nothing
             raise ValueError(f"allocation {allocation} overcommits node {self.nodes[n].name}")
         self._refresh_node(n)
 

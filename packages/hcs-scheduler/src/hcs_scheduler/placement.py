@@ -7,13 +7,15 @@ devices) -> an Allocation the caller applies.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
 from hcs_api import TopologyPreference
 from hcs_scheduler.cluster import Allocation, Cluster
-from hcs_scheduler.fit import device_fit, explain, whole_candidates
+from hcs_scheduler.fit import DeviceFit, device_fit, explain, whole_candidates
 from hcs_scheduler.policies import Decision, Policy, Scored, normalise
 from hcs_scheduler.request import PlacementRequest
 from hcs_scheduler.topology import best_subset, isolated_first, subset_quality
@@ -41,9 +43,16 @@ class Rejection:
 
 
 def score_nodes(
-    cluster: Cluster, request: PlacementRequest, policy: Policy, rng: np.random.Generator
+    cluster: Cluster,
+    request: PlacementRequest,
+    policy: Policy,
+    rng: np.random.Generator,
+    among: np.ndarray | None = None,
 ) -> tuple[Decision, Scored]:
+    """Fit, then the policy's scores of the fitting nodes (only those in the `among` mask)."""
     fit = device_fit(cluster, request)
+    if among is not None:
+        fit = DeviceFit(fit.share_ok, fit.whole_ok, fit.nodes & among)
     candidates = np.flatnonzero(fit.nodes)
     decision = Decision(cluster, request, fit, candidates, rng)
     if not len(candidates):
@@ -52,20 +61,30 @@ def score_nodes(
 
 
 def node_scores(
-    cluster: Cluster, request: PlacementRequest, policy: Policy, rng: np.random.Generator
+    cluster: Cluster,
+    request: PlacementRequest,
+    policy: Policy,
+    rng: np.random.Generator,
+    among: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Node name -> 0-100 score for every node that fits (the extender's prioritize)."""
-    decision, scored = score_nodes(cluster, request, policy, rng)
+    decision, scored = score_nodes(cluster, request, policy, rng, among)
     names = [cluster.nodes[n].name for n in decision.candidates.tolist()]
     return dict(zip(names, normalise(scored.scores).tolist(), strict=True))
 
 
 def place(
-    cluster: Cluster, request: PlacementRequest, policy: Policy, rng: np.random.Generator
+    cluster: Cluster,
+    request: PlacementRequest,
+    policy: Policy,
+    rng: np.random.Generator,
+    among: np.ndarray | None = None,
 ) -> Placement | Rejection:
-    decision, scored = score_nodes(cluster, request, policy, rng)
+    """The best placement, on the nodes of the `among` mask if given."""
+    decision, scored = score_nodes(cluster, request, policy, rng, among)
     if not len(decision.candidates):
-        return Rejection(_reasons(cluster, request))
+        nodes = range(cluster.size) if among is None else np.flatnonzero(among).tolist()
+        return Rejection(_reasons(cluster, request, nodes))
     best = int(np.argmax(scored.scores))
     node = int(decision.candidates[best])
     option = scored.option(best) if scored.option is not None else None
@@ -163,11 +182,13 @@ def _placement(
     )
 
 
-def _reasons(cluster: Cluster, request: PlacementRequest, limit: int = 5) -> tuple[str, ...]:
+def _reasons(
+    cluster: Cluster, request: PlacementRequest, nodes: Iterable[int], limit: int = 5
+) -> tuple[str, ...]:
     if not request.allowed.any() and request.needs_device:
         return request.reasons or ("no model in the cluster can serve the request",)
     reasons = [
         f"{cluster.nodes[n].name}: {explain(cluster, request, n)}"
-        for n in range(min(cluster.size, limit))
+        for n in itertools.islice(nodes, limit)
     ]
     return tuple(reasons)

@@ -41,10 +41,14 @@ class PlacementRequest:
     topology: TopologyPreference = TopologyPreference.PREFERRED
     reasons: tuple[str, ...] = ()
     """Why models were ruled out, for messages a human can act on."""
+    asks_device: bool = False
+    """The pod asked for accelerators: it needs a device even where no model can serve it."""
 
     @cached_property
     def needs_device(self) -> bool:
-        return bool((self.whole > 0).any() or (self.share > 0).any() or (self.vram > 0).any())
+        return self.asks_device or bool(
+            (self.whole > 0).any() or (self.share > 0).any() or (self.vram > 0).any()
+        )
 
     @cached_property
     def key(self) -> tuple[object, ...]:
@@ -155,6 +159,7 @@ def request_from_pod(
         downgraded=downgraded,
         topology=pod.preferences.topology,
         reasons=tuple(reasons),
+        asks_device=not pod.is_empty(),
     )
 
 

@@ -1,0 +1,6 @@
+"""The kube-scheduler HTTP extender: filter, prioritize, bind (and /plan for the webhook).
+
+`wire` holds the protocol's typed messages, `state` the cluster cache fed by watches, `decide`
+the pure answers over that cache, `binder` the bind flow, `kube` the port to the API server with
+its in-memory adapter, `app` the aiohttp server.
+"""

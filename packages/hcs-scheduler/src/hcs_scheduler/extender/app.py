@@ -1,0 +1,170 @@
+"""The extender's HTTP server: `create_app(settings, deps)` for kube-scheduler and the webhook.
+
+POST /filter, /prioritize, /bind speak kube-scheduler's extender protocol; POST /plan answers
+the webhook's early-binding question; GET /healthz, /readyz (once the cache has synced) and
+/metrics. A malformed body gets 400 with a message; errors of a decision go in the protocol's
+`Error` field; nothing a caller sends produces a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ValidationError
+
+from hcs_api import PlanRequest, describe_validation_error
+from hcs_scheduler.extender.binder import Binder
+from hcs_scheduler.extender.decide import Decider
+from hcs_scheduler.extender.metrics import ExtenderMetrics
+from hcs_scheduler.extender.state import ClusterState
+from hcs_scheduler.extender.sync import Syncer
+from hcs_scheduler.extender.wire import ExtenderArgs, ExtenderBindingArgs
+
+log = logging.getLogger(__name__)
+
+Model = TypeVar("Model", bound=BaseModel)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class BadRequest(Exception):
+    """The request body is not what the endpoint takes; the message says what is wrong."""
+
+
+@dataclass
+class Extender:
+    """What the handlers work with; built once in main() (or by a test)."""
+
+    state: ClusterState
+    decider: Decider
+    binder: Binder
+    metrics: ExtenderMetrics
+    syncer: Syncer | None = None
+    """Follows the API server; None in static mode (the state is filled from a file)."""
+
+
+EXTENDER_KEY = web.AppKey("extender", Extender)
+
+
+def create_app(extender: Extender, max_body_bytes: int = 64 << 20) -> web.Application:
+    app = web.Application(client_max_size=max_body_bytes, middlewares=[_errors])
+    app[EXTENDER_KEY] = extender
+    app.router.add_post("/filter", _filter)
+    app.router.add_post("/prioritize", _prioritize)
+    app.router.add_post("/bind", _bind)
+    app.router.add_post("/plan", _plan)
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _readyz)
+    app.router.add_get("/metrics", _metrics)
+    if extender.syncer is not None:
+        app.cleanup_ctx.append(_follow_api(extender.syncer))
+    return app
+
+
+def _follow_api(syncer: Syncer) -> Callable[[web.Application], Any]:
+    async def context(app: web.Application) -> Any:
+        task = asyncio.create_task(syncer.run())
+        yield
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    return context
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except BadRequest as error:
+        verb = request.path.strip("/")
+        request.app[EXTENDER_KEY].metrics.decisions.labels(verb, "invalid").inc()
+        return web.json_response({"Error": str(error)}, status=400)
+    except web.HTTPRequestEntityTooLarge:
+        return web.json_response({"Error": "request body too large"}, status=413)
+
+
+async def _body(request: web.Request, model: type[Model]) -> Model:
+    try:
+        raw = await request.read()
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise BadRequest(f"the body is not JSON: {error}") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(describe_validation_error(error))
+        raise BadRequest(f"the body is not a valid {model.__name__}: {problems}") from None
+
+
+def _timed(verb: str) -> Callable[[Callable[[web.Request, Extender], Awaitable[Any]]], Handler]:
+    """Runs a handler under the verb's latency histogram; its result is answered as JSON."""
+
+    def wrap(inner: Callable[[web.Request, Extender], Awaitable[Any]]) -> Handler:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            extender = request.app[EXTENDER_KEY]
+            started = time.perf_counter()
+            try:
+                body = await inner(request, extender)
+            finally:
+                extender.metrics.latency.labels(verb).observe(time.perf_counter() - started)
+            return web.json_response(body)
+
+        return handler
+
+    return wrap
+
+
+@_timed("filter")
+async def _filter(request: web.Request, extender: Extender) -> Any:
+    args = await _body(request, ExtenderArgs)
+    result = extender.decider.filter(args.pod, args.candidate_names())
+    outcome = "fits" if result.node_names else "none"
+    extender.metrics.decisions.labels("filter", outcome).inc()
+    return result.to_wire()
+
+
+@_timed("prioritize")
+async def _prioritize(request: web.Request, extender: Extender) -> Any:
+    args = await _body(request, ExtenderArgs)
+    priorities = extender.decider.prioritize(args.pod, args.candidate_names())
+    extender.metrics.decisions.labels("prioritize", "scored").inc()
+    return [p.to_wire() for p in priorities]
+
+
+@_timed("bind")
+async def _bind(request: web.Request, extender: Extender) -> Any:
+    args = await _body(request, ExtenderBindingArgs)
+    result = await extender.binder.bind(args)
+    extender.metrics.decisions.labels("bind", "refused" if result.error else "bound").inc()
+    return result.to_wire()
+
+
+@_timed("plan")
+async def _plan(request: web.Request, extender: Extender) -> Any:
+    args = await _body(request, PlanRequest)
+    result = extender.decider.plan(args.pod)
+    extender.metrics.decisions.labels("plan", "none" if result.error else "planned").inc()
+    return result.to_wire()
+
+
+async def _healthz(request: web.Request) -> web.StreamResponse:
+    return web.json_response({"status": "ok"})
+
+
+async def _readyz(request: web.Request) -> web.StreamResponse:
+    state = request.app[EXTENDER_KEY].state
+    if not state.synced:
+        return web.json_response({"status": "cache not synced yet"}, status=503)
+    return web.json_response({"status": "ok", "nodes": len(state.nodes), "pods": len(state.pods)})
+
+
+async def _metrics(request: web.Request) -> web.StreamResponse:
+    body = generate_latest(request.app[EXTENDER_KEY].metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,0 +1,41 @@
+"""Wire the extender's parts together: from settings (and a port, if any) to an Extender."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from hcs_exchange import Exchange, load_database
+from hcs_scheduler.extender.app import Extender
+from hcs_scheduler.extender.binder import Binder
+from hcs_scheduler.extender.decide import Decider
+from hcs_scheduler.extender.kube import KubePort
+from hcs_scheduler.extender.metrics import ExtenderMetrics
+from hcs_scheduler.extender.settings import ExtenderSettings
+from hcs_scheduler.extender.state import ClusterState
+from hcs_scheduler.extender.static import read_computenodes
+from hcs_scheduler.extender.sync import Syncer
+
+
+def build_extender(
+    settings: ExtenderSettings,
+    kube: KubePort | None,
+    exchange: Exchange | None = None,
+    clock: Callable[[], float] | None = None,
+) -> Extender:
+    """Static mode when `kube` is None (nodes from settings.cluster), else follow the API."""
+    exchange = exchange or Exchange(load_database())
+    state = ClusterState(clock) if clock is not None else ClusterState()
+    if kube is None:
+        if settings.cluster is None:
+            raise ValueError("static mode needs a cluster file")
+        for node in read_computenodes(settings.cluster):
+            state.upsert_node(node)
+        state.synced = True
+    decider = Decider(state, exchange, settings.policy)
+    return Extender(
+        state=state,
+        decider=decider,
+        binder=Binder(state, decider, kube, settings.assume_ttl),
+        metrics=ExtenderMetrics(state, exchange),
+        syncer=Syncer(state, kube) if kube is not None else None,
+    )

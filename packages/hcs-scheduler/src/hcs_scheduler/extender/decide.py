@@ -1,0 +1,277 @@
+"""The extender's answers, computed over the cache: pure functions of state and pod.
+
+filter: which of kube-scheduler's candidate nodes can take the pod, and why not the others;
+prioritize: 0-10 per fitting node from HCS's policy; choose: the devices on the node
+kube-scheduler bound to; plan: the vendor an early-bound pod would get now (the webhook's
+question). Quota is checked first: a namespace over its ComputeQuota fits nowhere.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hcs_api import (
+    ContainerAllocation,
+    HcsApiError,
+    PlanCandidate,
+    PlanResult,
+    PodAllocation,
+    PodRequest,
+    read_pod_request,
+)
+from hcs_api.names import Vendor
+from hcs_exchange import Exchange, QuotaUsage, quota_excess
+from hcs_scheduler.catalog import NAMES as POLICY_NAMES
+from hcs_scheduler.catalog import PolicyFactory
+from hcs_scheduler.cluster import Cluster
+from hcs_scheduler.containers import split
+from hcs_scheduler.errors import ConfigError
+from hcs_scheduler.extender.state import ClusterState, PodRecord
+from hcs_scheduler.extender.wire import MAX_EXTENDER_PRIORITY, ExtenderFilterResult, HostPriority
+from hcs_scheduler.fit import device_fit, explain
+from hcs_scheduler.fragmentation import WorkloadMix
+from hcs_scheduler.placement import Placement, node_scores, place
+from hcs_scheduler.policies import Policy
+from hcs_scheduler.request import PlacementRequest, request_from_pod
+
+NO_COMPUTENODE = "no ComputeNode for this node: hcs-agent does not report it"
+MIX_WINDOW = 512
+"""Recent requests that make up the expected mix the fragmentation-aware policy plans for."""
+MIX_REFRESH = 64
+"""Rebuild the policy after this many new requests (the mix drifts slowly)."""
+
+
+class Unschedulable(HcsApiError):
+    """The pod cannot be placed as asked; the message says why, for the user."""
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A pod's request, read and resolved against the current snapshot."""
+
+    pod: PodRequest
+    placement: PlacementRequest
+    cluster: Cluster
+
+
+class Decider:
+    """Answers over one ClusterState with one policy (rebuilt as the workload mix drifts)."""
+
+    def __init__(
+        self, state: ClusterState, exchange: Exchange, policy: str = "default", seed: int = 0
+    ) -> None:
+        self.state = state
+        self.exchange = exchange
+        self.policy_name = policy
+        self.rng = np.random.default_rng(seed)
+        self._recent: deque[PodRequest] = deque(maxlen=MIX_WINDOW)
+        self._since_refresh = 0
+        self._policy: tuple[int, Policy] | None = None
+        _check_policy_name(policy)
+
+    # -- the verbs
+    def filter(self, pod: dict[str, Any], names: list[str]) -> ExtenderFilterResult:
+        try:
+            asked = self.ask(pod)
+        except Unschedulable as error:
+            return ExtenderFilterResult(
+                node_names=[], failed_and_unresolvable_nodes=dict.fromkeys(names, str(error))
+            )
+        if asked is None:
+            return ExtenderFilterResult(node_names=list(names))
+        self._remember(asked.pod)
+        cluster, request = asked.cluster, asked.placement
+        fits = device_fit(cluster, request).nodes
+        indices = self.state.index()
+        passed, failed, unresolvable = [], {}, {}
+        reasons: dict[int, str] = {}  # per node state: nodes in one state fail alike
+        for name in names:
+            index = indices.get(name)
+            if index is None:
+                unresolvable[name] = NO_COMPUTENODE
+            elif fits[index]:
+                passed.append(name)
+            else:
+                state = int(cluster.state_ids[index])
+                if state not in reasons:
+                    reasons[state] = explain(cluster, request, index)
+                failed[name] = reasons[state]
+        return ExtenderFilterResult(
+            node_names=passed, failed_nodes=failed, failed_and_unresolvable_nodes=unresolvable
+        )
+
+    def prioritize(self, pod: dict[str, Any], names: list[str]) -> list[HostPriority]:
+        try:
+            asked = self.ask(pod)
+        except Unschedulable:
+            asked = None
+        if asked is None:
+            return [HostPriority(host=name, score=0) for name in names]
+        scores = node_scores(
+            asked.cluster, asked.placement, self.policy(asked), self.rng, self._mask(names)
+        )
+        return [
+            HostPriority(host=name, score=_to_extender_score(scores.get(name, 0.0)))
+            for name in names
+        ]
+
+    def choose(self, pod: dict[str, Any], node: str) -> PodAllocation:
+        """The allocation for `pod` on `node`; raises Unschedulable saying why there is none."""
+        asked = self.ask(pod)
+        if asked is None:
+            raise Unschedulable("the pod asks for no ai.compute resource; HCS does not bind it")
+        if node not in self.state.index():
+            raise Unschedulable(f"node {node}: {NO_COMPUTENODE}")
+        outcome = place(
+            asked.cluster, asked.placement, self.policy(asked), self.rng, self._mask([node])
+        )
+        if not isinstance(outcome, Placement):
+            raise Unschedulable("; ".join(outcome.reasons))
+        return to_pod_allocation(outcome, asked.pod)
+
+    def plan(self, pod: dict[str, Any]) -> PlanResult:
+        try:
+            asked = self.ask(pod)
+        except Unschedulable as error:
+            return PlanResult(error=str(error))
+        if asked is None:
+            return PlanResult(error="the pod asks for no ai.compute resource")
+        cluster, request = asked.cluster, asked.placement
+        outcome = place(cluster, request, self.policy(asked), self.rng)
+        if not isinstance(outcome, Placement):
+            return PlanResult(error="no node can take the pod now: " + "; ".join(outcome.reasons))
+        candidates = _candidates(cluster, request, first=outcome.model)
+        return PlanResult(
+            vendor=Vendor(outcome.vendor),
+            model=outcome.model,
+            node=outcome.node,
+            candidates=candidates,
+        )
+
+    # -- shared steps
+    def ask(self, pod: dict[str, Any]) -> Asked | None:
+        """The pod's request resolved per model; None if it asks for nothing.
+
+        Raises Unschedulable for a malformed request, a namespace over quota, or a request no
+        model in the cluster can serve.
+        """
+        try:
+            request = read_pod_request(pod)
+        except HcsApiError as error:
+            raise Unschedulable(f"the pod's request is invalid: {error}") from error
+        if request.is_empty():
+            return None
+        self._check_quota(pod, request)
+        cluster = self.state.cluster()
+        name = str((pod.get("metadata") or {}).get("name") or "pod")
+        resolved = self._resolve(name, request, cluster)
+        if not resolved.allowed.any():
+            raise Unschedulable(
+                "; ".join(resolved.reasons) or "no device model in the cluster can serve it"
+            )
+        return Asked(request, resolved, cluster)
+
+    def policy(self, asked: Asked) -> Policy:
+        """The policy, planning for the recent mix of requests (this one's if none yet)."""
+        cluster = asked.cluster
+        if (
+            self._policy is None
+            or self._policy[0] != self.state.version
+            or self._since_refresh >= MIX_REFRESH
+        ):
+            requests = [self._resolve("mix", r, cluster) for r in self._recent]
+            factory = PolicyFactory(
+                WorkloadMix.from_requests(requests or [asked.placement]), cluster
+            )
+            self._policy = (self.state.version, factory.make(self.policy_name))
+            self._since_refresh = 0
+        return self._policy[1]
+
+    def _resolve(self, name: str, request: PodRequest, cluster: Cluster) -> PlacementRequest:
+        return request_from_pod(
+            name, request, cluster.models, cluster.vendors, self.exchange, max(cluster.slots, 1)
+        )
+
+    def _remember(self, request: PodRequest) -> None:
+        self._recent.append(request)
+        self._since_refresh += 1
+
+    def _mask(self, names: list[str]) -> np.ndarray:
+        mask = np.zeros(self.state.cluster().size, dtype=bool)
+        indices = self.state.index()
+        for name in names:
+            index = indices.get(name)
+            if index is not None:
+                mask[index] = True
+        return mask
+
+    def _check_quota(self, pod: dict[str, Any], request: PodRequest) -> None:
+        metadata = pod.get("metadata") or {}
+        namespace = str(metadata.get("namespace") or "default")
+        uid = str(metadata.get("uid") or "")
+        labels = dict(metadata.get("labels") or {})
+        priority = (pod.get("spec") or {}).get("priorityClassName")
+        adding = QuotaUsage.of(request.effective, self.exchange)
+        for (quota_namespace, _), quota in sorted(self.state.quotas.items()):
+            if quota_namespace != namespace or not quota.spec.selects(labels, priority):
+                continue
+            holders = [
+                r
+                for r in self.state.pods.values()
+                if r.namespace == namespace
+                and r.uid != uid
+                and self.state.holds(r.uid) is not None
+                and quota.spec.selects(r.labels, r.priority_class)
+            ]
+            problems = quota_excess(quota, self._usage(holders), adding)
+            if problems:
+                raise Unschedulable("; ".join(problems))
+
+    def _usage(self, holders: list[PodRecord]) -> QuotaUsage:
+        return QuotaUsage.total(QuotaUsage.of(r.request.effective, self.exchange) for r in holders)
+
+
+def to_pod_allocation(placement: Placement, pod: PodRequest) -> PodAllocation:
+    """The placement as the annotations record it, per container."""
+    containers = [
+        ContainerAllocation(
+            container=c.container, devices=list(c.device_ids), vram=c.vram, share=c.share
+        )
+        for c in split(placement, pod)
+    ]
+    return PodAllocation(
+        node=placement.node,
+        vendor=Vendor(placement.vendor),
+        model=placement.model,
+        vram=placement.allocation.vram,
+        share=placement.allocation.share,
+        containers=containers,
+    )
+
+
+def _to_extender_score(score: float) -> int:
+    return max(0, min(MAX_EXTENDER_PRIORITY, round(score * MAX_EXTENDER_PRIORITY / 100)))
+
+
+def _candidates(cluster: Cluster, request: PlacementRequest, first: str) -> list[PlanCandidate]:
+    fit = device_fit(cluster, request)
+    usable = fit.share_ok | fit.whole_ok
+    out = []
+    for model, name in enumerate(cluster.models):
+        nodes = int((usable & (cluster.dev_model == model)).any(axis=1)[fit.nodes].sum())
+        if nodes:
+            out.append(
+                PlanCandidate(vendor=Vendor(cluster.vendors[model]), model=name, nodes=nodes)
+            )
+    return sorted(out, key=lambda c: (c.model != first, -c.nodes, c.model))
+
+
+def _check_policy_name(spec: str) -> None:
+    for part in spec.split(","):
+        name = part.partition(":")[0].strip()
+        if name not in POLICY_NAMES:
+            raise ConfigError(f"unknown policy {name!r}; known: {', '.join(POLICY_NAMES)}")

@@ -1,0 +1,174 @@
+"""The extender's port to the Kubernetes API, and an in-memory adapter behind it.
+
+Everything the extender needs from the API server, as plain JSON objects (dicts shaped as the
+API serves them): list and watch ComputeNodes, ComputeQuotas and pods; read one pod; merge-patch
+a pod's annotations; create a pod's Binding. The production adapter (`kube_client`) speaks to a
+real API server through the official `kubernetes` client; `InMemoryKube` keeps objects in
+dictionaries for logic tests and the static mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import enum
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from hcs_scheduler.errors import SchedulerError
+
+JsonObject = dict[str, Any]
+
+
+class Kind(enum.StrEnum):
+    """The object kinds the extender watches."""
+
+    COMPUTE_NODE = "ComputeNode"
+    COMPUTE_QUOTA = "ComputeQuota"
+    POD = "Pod"
+
+
+class EventType(enum.StrEnum):
+    ADDED = "ADDED"
+    MODIFIED = "MODIFIED"
+    DELETED = "DELETED"
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    type: EventType
+    object: JsonObject
+
+
+class KubeError(SchedulerError):
+    """The API server refused or could not be reached; `status` is the HTTP status if any."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class NotFound(KubeError):
+    """The object does not exist (HTTP 404)."""
+
+
+class Conflict(KubeError):
+    """The write conflicts with the object's state, e.g. the pod is already bound (HTTP 409)."""
+
+
+class KubePort(Protocol):
+    """What the extender asks of the API server."""
+
+    async def list(self, kind: Kind) -> list[JsonObject]:
+        """Every object of `kind` (pods: in all namespaces)."""
+        ...
+
+    def watch(self, kind: Kind) -> AsyncIterator[WatchEvent]:
+        """Changes to objects of `kind` from now on; ends (or raises KubeError) when the
+        stream breaks, after which the caller lists again."""
+        ...
+
+    async def get_pod(self, namespace: str, name: str) -> JsonObject:
+        """One pod; raises NotFound."""
+        ...
+
+    async def patch_pod_annotations(
+        self, namespace: str, name: str, annotations: dict[str, str | None]
+    ) -> None:
+        """Merge-patch annotations (None removes a key); raises NotFound."""
+        ...
+
+    async def bind_pod(self, namespace: str, name: str, uid: str, node: str) -> None:
+        """Create the pod's Binding to `node`; raises NotFound or Conflict."""
+        ...
+
+
+def object_key(obj: JsonObject) -> tuple[str, str]:
+    """(namespace, name) of an API object ("" namespace for cluster-scoped ones)."""
+    metadata = obj.get("metadata") or {}
+    return (str(metadata.get("namespace") or ""), str(metadata.get("name") or ""))
+
+
+class InMemoryKube:
+    """A KubePort over dictionaries: writes are visible to lists and sent to watchers.
+
+    `fail_next` makes the next call of a method raise, to test rollbacks; `delay` makes every
+    write yield to the event loop first, so concurrent binds really interleave.
+    """
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.objects: dict[Kind, dict[tuple[str, str], JsonObject]] = {k: {} for k in Kind}
+        self.watchers: dict[Kind, list[asyncio.Queue[WatchEvent]]] = {k: [] for k in Kind}
+        self.fail_next: dict[str, KubeError] = {}
+        self.delay = delay
+        self.calls: list[tuple[str, ...]] = []
+
+    # -- test set-up: put objects in (and tell watchers)
+    def apply(self, kind: Kind, obj: JsonObject) -> None:
+        key = object_key(obj)
+        event = EventType.MODIFIED if key in self.objects[kind] else EventType.ADDED
+        self.objects[kind][key] = copy.deepcopy(obj)
+        self._emit(kind, event, obj)
+
+    def delete(self, kind: Kind, namespace: str, name: str) -> None:
+        obj = self.objects[kind].pop((namespace, name), None)
+        if obj is not None:
+            self._emit(kind, EventType.DELETED, obj)
+
+    def _emit(self, kind: Kind, event: EventType, obj: JsonObject) -> None:
+        for queue in self.watchers[kind]:
+            queue.put_nowait(WatchEvent(event, copy.deepcopy(obj)))
+
+    # -- the port
+    async def list(self, kind: Kind) -> list[JsonObject]:
+        self._maybe_fail("list")
+        return [copy.deepcopy(o) for o in self.objects[kind].values()]
+
+    async def watch(self, kind: Kind) -> AsyncIterator[WatchEvent]:
+        queue: asyncio.Queue[WatchEvent] = asyncio.Queue()
+        self.watchers[kind].append(queue)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self.watchers[kind].remove(queue)
+
+    async def get_pod(self, namespace: str, name: str) -> JsonObject:
+        self._maybe_fail("get_pod")
+        pod = self.objects[Kind.POD].get((namespace, name))
+        if pod is None:
+            raise NotFound(f"pod {namespace}/{name} not found", 404)
+        return copy.deepcopy(pod)
+
+    async def patch_pod_annotations(
+        self, namespace: str, name: str, annotations: dict[str, str | None]
+    ) -> None:
+        await asyncio.sleep(self.delay)
+        self.calls.append(("patch", namespace, name))
+        self._maybe_fail("patch_pod_annotations")
+        pod = copy.deepcopy(await self.get_pod(namespace, name))
+        current = pod.setdefault("metadata", {}).setdefault("annotations", {})
+        for key, value in annotations.items():
+            if value is None:
+                current.pop(key, None)
+            else:
+                current[key] = value
+        self.apply(Kind.POD, pod)
+
+    async def bind_pod(self, namespace: str, name: str, uid: str, node: str) -> None:
+        await asyncio.sleep(self.delay)
+        self.calls.append(("bind", namespace, name, node))
+        self._maybe_fail("bind_pod")
+        pod = copy.deepcopy(await self.get_pod(namespace, name))
+        if pod.get("metadata", {}).get("uid") not in (None, uid):
+            raise Conflict(f"pod {namespace}/{name} has another uid", 409)
+        if pod.get("spec", {}).get("nodeName"):
+            raise Conflict(f"pod {namespace}/{name} is already bound", 409)
+        pod.setdefault("spec", {})["nodeName"] = node
+        self.apply(Kind.POD, pod)
+
+    def _maybe_fail(self, method: str) -> None:
+        error = self.fail_next.pop(method, None)
+        if error is not None:
+            raise error

@@ -1,0 +1,251 @@
+"""The extender's cluster cache: ComputeNodes, pods' allocations, quotas and assumptions.
+
+Fed by watch events (or a cluster file in static mode), it keeps one `Cluster` snapshot that
+the placement core decides over. What a pod holds comes from its `hcs.io/allocation`
+annotation once the pod is bound (`spec.nodeName` set), so a fresh process rebuilds every
+allocation from the API alone. Between choosing devices and the Binding landing, the bind flow
+holds an *assumption*: in memory only, with an expiry, so a bind that hangs or a process that
+dies never leaks devices.
+
+Node changes rebuild the snapshot (lazily, at the next read); pod changes apply or release
+their allocation in place. Everything is synchronous and single-threaded: the aiohttp loop calls
+it between awaits, so a decision and the assumption it takes are atomic.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from hcs_api import HcsApiError, PodAllocation, PodRequest, read_allocation, read_pod_request
+from hcs_api.v1alpha1 import ComputeNode, ComputeQuota
+from hcs_scheduler.cluster import Allocation, Cluster, StateInterner, build_cluster
+from hcs_scheduler.snapshot import node_from_computenode
+
+log = logging.getLogger(__name__)
+
+TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})
+"""A pod in these phases holds nothing."""
+
+
+@dataclass(frozen=True)
+class PodRecord:
+    """What the cache keeps of one pod that asks for `ai.compute/*`."""
+
+    uid: str
+    namespace: str
+    name: str
+    labels: dict[str, str]
+    priority_class: str | None
+    request: PodRequest
+    allocation: PodAllocation | None
+    """The allocation it holds: set once the pod is bound to the allocation's node."""
+    annotated: PodAllocation | None
+    """The allocation its annotation records, bound or not (a bind in flight shows this)."""
+
+
+@dataclass
+class _Held:
+    allocation: PodAllocation
+    applied: Allocation | None
+    expires: float | None
+    """Monotonic deadline of an assumption; None for a bound pod's allocation."""
+
+
+class ClusterState:
+    """The cache. `clock` is monotonic seconds (tests pass a fake)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.interner = StateInterner()
+        self.nodes: dict[str, ComputeNode] = {}
+        self.pods: dict[str, PodRecord] = {}
+        self.quotas: dict[tuple[str, str], ComputeQuota] = {}
+        self._held: dict[str, _Held] = {}
+        self._cluster: Cluster | None = None
+        self._index: dict[str, int] = {}
+        self.version = 0
+        """Bumped on every rebuild of the snapshot (node set or specs changed)."""
+        self.synced = False
+        """True once the first full list of every kind has been applied."""
+
+    # -- inputs
+    def upsert_node(self, node: ComputeNode) -> None:
+        name = node.spec.node_name
+        old = self.nodes.get(name)
+        self.nodes[name] = node
+        if old is None or old.spec != node.spec:
+            self._cluster = None
+
+    def delete_node(self, name: str) -> None:
+        if self.nodes.pop(name, None) is not None:
+            self._cluster = None
+
+    def upsert_pod(self, pod: dict[str, Any]) -> None:
+        """A pod as the API serves it. Pods that ask for nothing are ignored; bad annotations
+        are logged and the pod counted as holding nothing it cannot prove."""
+        metadata = pod.get("metadata") or {}
+        uid = str(metadata.get("uid") or "")
+        if not uid:
+            return
+        record = _record(pod, uid)
+        if record is None:
+            self.delete_pod(uid)
+            return
+        self.pods[uid] = record
+        if record.allocation is not None:
+            self._hold(uid, record.allocation, expires=None)
+        elif record.annotated is None and uid in self._held and self._held[uid].expires is None:
+            # The record is gone from the pod (rolled back): it holds nothing. An event that
+            # shows the annotation without the binding yet (ours, in flight) changes nothing.
+            self._release(uid)
+
+    def delete_pod(self, uid: str) -> None:
+        self.pods.pop(uid, None)
+        self._release(uid)
+
+    def upsert_quota(self, quota: ComputeQuota) -> None:
+        self.quotas[(quota.metadata.namespace or "", quota.metadata.name)] = quota
+
+    def delete_quota(self, namespace: str, name: str) -> None:
+        self.quotas.pop((namespace, name), None)
+
+    # -- assumptions (the bind flow)
+    def assume(self, uid: str, allocation: PodAllocation, ttl: float) -> None:
+        """Hold `allocation` for `uid` until confirmed, forgotten, or `ttl` seconds pass."""
+        self._hold(uid, allocation, expires=self.clock() + ttl)
+
+    def confirm(self, uid: str) -> None:
+        """The Binding landed: the assumption becomes the pod's allocation (no expiry)."""
+        held = self._held.get(uid)
+        if held is not None:
+            held.expires = None
+
+    def forget(self, uid: str) -> None:
+        """Drop an assumption (the bind failed and was rolled back)."""
+        held = self._held.get(uid)
+        if held is not None and held.expires is not None:
+            self._release(uid)
+
+    def holds(self, uid: str) -> PodAllocation | None:
+        held = self._held.get(uid)
+        return held.allocation if held is not None else None
+
+    # -- reads
+    def cluster(self) -> Cluster:
+        """The snapshot with every live allocation applied (expired assumptions dropped)."""
+        self._expire()
+        if self._cluster is None:
+            self._rebuild()
+        assert self._cluster is not None
+        return self._cluster
+
+    def index(self) -> dict[str, int]:
+        """Node name -> row of the snapshot (valid until the next node change)."""
+        self.cluster()
+        return self._index
+
+    def held(self) -> Iterator[tuple[str, PodAllocation]]:
+        for uid, held in self._held.items():
+            yield uid, held.allocation
+
+    # -- internals
+    def _hold(self, uid: str, allocation: PodAllocation, expires: float | None) -> None:
+        previous = self._held.get(uid)
+        if previous is not None and previous.allocation == allocation:
+            previous.expires = None if expires is None else previous.expires
+            return
+        self._release(uid)
+        held = _Held(allocation, None, expires)
+        self._held[uid] = held
+        if self._cluster is not None:
+            held.applied = self._apply(uid, allocation)
+
+    def _release(self, uid: str) -> None:
+        held = self._held.pop(uid, None)
+        if held is not None and held.applied is not None and self._cluster is not None:
+            self._cluster.release(held.applied)
+
+    def _expire(self) -> None:
+        now = self.clock()
+        stale = [u for u, h in self._held.items() if h.expires is not None and h.expires <= now]
+        for uid in stale:
+            log.info("assumption for pod uid %s expired; its devices are free again", uid)
+            self._release(uid)
+
+    def _rebuild(self) -> None:
+        names = sorted(self.nodes)
+        specs = [node_from_computenode(self.nodes[n]) for n in names]
+        self._cluster = build_cluster(specs, self.interner)
+        self._index = {n: i for i, n in enumerate(names)}
+        self.version += 1
+        for uid, held in self._held.items():
+            held.applied = self._apply(uid, held.allocation)
+
+    def _apply(self, uid: str, allocation: PodAllocation) -> Allocation | None:
+        """Apply to the snapshot; an allocation the snapshot cannot hold is logged, not fatal
+        (its node is gone, a device vanished, or the node shrank under it)."""
+        assert self._cluster is not None
+        applied = to_cluster_allocation(self._cluster, self._index, allocation)
+        if applied is None:
+            log.warning("pod uid %s holds devices not in the cluster: %s", uid, allocation)
+            return None
+        try:
+            self._cluster.allocate(applied)
+        except ValueError as error:
+            log.warning("pod uid %s: %s", uid, error)
+            return None
+        return applied
+
+
+def to_cluster_allocation(
+    cluster: Cluster, index: dict[str, int], allocation: PodAllocation
+) -> Allocation | None:
+    """The snapshot's Allocation for a pod's recorded one, or None if its devices are gone."""
+    node = index.get(allocation.node)
+    if node is None:
+        return None
+    slots = {d.id: s for s, d in enumerate(cluster.nodes[node].devices)}
+    try:
+        devices = tuple(slots[d] for d in allocation.device_ids())
+    except KeyError:
+        return None
+    return Allocation(node, devices, allocation.share, allocation.vram)
+
+
+def _record(pod: dict[str, Any], uid: str) -> PodRecord | None:
+    """The cache's view of a pod, or None if it asks for nothing or holds nothing any more."""
+    metadata = pod.get("metadata") or {}
+    spec = pod.get("spec") or {}
+    status = pod.get("status") or {}
+    if metadata.get("deletionTimestamp") and not spec.get("nodeName"):
+        return None
+    if status.get("phase") in TERMINAL_PHASES:
+        return None
+    try:
+        request = read_pod_request(pod)
+    except HcsApiError as error:
+        log.warning("pod %s/%s: %s", metadata.get("namespace"), metadata.get("name"), error)
+        return None
+    if request.is_empty():
+        return None
+    annotated = None
+    try:
+        annotated = read_allocation(metadata.get("annotations") or {})
+    except HcsApiError as error:
+        log.warning("pod %s/%s: %s", metadata.get("namespace"), metadata.get("name"), error)
+    # Reserved but not bound (a bind in flight, or one a crash cut short) holds nothing by itself.
+    bound = annotated is not None and spec.get("nodeName") == annotated.node
+    return PodRecord(
+        uid=uid,
+        namespace=str(metadata.get("namespace") or ""),
+        name=str(metadata.get("name") or ""),
+        labels=dict(metadata.get("labels") or {}),
+        priority_class=spec.get("priorityClassName"),
+        request=request,
+        allocation=annotated if bound else None,
+        annotated=annotated,
+    )

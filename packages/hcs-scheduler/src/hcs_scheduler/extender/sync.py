@@ -1,0 +1,99 @@
+"""Keep the cache true: list every kind, then follow its watch; on a broken watch, list again.
+
+A relist replaces the kind's whole content, so objects deleted while the watch was down are
+dropped. The cache reports synced (readyz) once every kind has been listed once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from pydantic import ValidationError
+
+from hcs_api import describe_validation_error
+from hcs_api.v1alpha1 import ComputeNode, ComputeQuota
+from hcs_scheduler.extender.kube import EventType, Kind, KubeError, KubePort, object_key
+from hcs_scheduler.extender.state import ClusterState
+
+log = logging.getLogger(__name__)
+
+RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
+"""Seconds between attempts after a failed list or watch (the last repeats)."""
+
+
+class Syncer:
+    def __init__(self, state: ClusterState, kube: KubePort) -> None:
+        self.state = state
+        self.kube = kube
+        self._listed: set[Kind] = set()
+
+    async def run(self) -> None:
+        """Follow every kind until cancelled."""
+        await asyncio.gather(*(self._follow(kind) for kind in Kind))
+
+    async def _follow(self, kind: Kind) -> None:
+        failures = 0
+        while True:
+            try:
+                self.replace(kind, await self.kube.list(kind))
+                failures = 0
+                async for event in self.kube.watch(kind):
+                    self.apply(kind, event.type, event.object)
+            except KubeError as error:
+                log.warning("%s list/watch failed: %s", kind, error)
+            delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
+            failures += 1
+            await asyncio.sleep(delay)
+
+    def replace(self, kind: Kind, objects: list[dict[str, Any]]) -> None:
+        """A full list: the kind's cache becomes exactly these objects."""
+        if kind is Kind.COMPUTE_NODE:
+            names = {
+                str((o.get("spec") or {}).get("nodeName") or object_key(o)[1]) for o in objects
+            }
+            for name in set(self.state.nodes) - names:
+                self.state.delete_node(name)
+        elif kind is Kind.COMPUTE_QUOTA:
+            keys = {object_key(o) for o in objects}
+            for namespace, name in set(self.state.quotas) - keys:
+                self.state.delete_quota(namespace, name)
+        else:
+            uids = {str((o.get("metadata") or {}).get("uid")) for o in objects}
+            for uid in set(self.state.pods) - uids:
+                self.state.delete_pod(uid)
+        for obj in objects:
+            self.apply(kind, EventType.MODIFIED, obj)
+        self._listed.add(kind)
+        if self._listed == set(Kind):
+            self.state.synced = True
+
+    def apply(self, kind: Kind, event: EventType, obj: dict[str, Any]) -> None:
+        namespace, name = object_key(obj)
+        if kind is Kind.POD:
+            uid = str((obj.get("metadata") or {}).get("uid") or "")
+            if event is EventType.DELETED:
+                self.state.delete_pod(uid)
+            else:
+                self.state.upsert_pod(obj)
+            return
+        if event is EventType.DELETED:
+            if kind is Kind.COMPUTE_NODE:
+                self.state.delete_node(_node_name(obj))
+            else:
+                self.state.delete_quota(namespace, name)
+            return
+        try:
+            if kind is Kind.COMPUTE_NODE:
+                self.state.upsert_node(ComputeNode.model_validate(obj))
+            else:
+                self.state.upsert_quota(ComputeQuota.model_validate(obj))
+        except ValidationError as error:
+            problems = "; ".join(describe_validation_error(error))
+            log.warning("ignoring invalid %s %s: %s", kind, name, problems)
+
+
+def _node_name(obj: dict[str, Any]) -> str:
+    """The Kubernetes node a ComputeNode describes (spec.nodeName; its own name if unset)."""
+    return str((obj.get("spec") or {}).get("nodeName") or object_key(obj)[1])

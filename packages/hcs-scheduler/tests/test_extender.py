@@ -1,0 +1,331 @@
+"""The extender end to end over HTTP: kube-scheduler's exact payloads in, correct answers out;
+binds write the allocation and roll back on failure; 100 concurrent binds never overcommit a
+device; a restarted process rebuilds what pods hold; quota, static mode, plan, health, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
+
+from hcs_api import read_allocation
+from hcs_scheduler.extender.app import Extender, create_app
+from hcs_scheduler.extender.build import build_extender
+from hcs_scheduler.extender.kube import Conflict, InMemoryKube, Kind
+from hcs_scheduler.extender.settings import ExtenderSettings
+
+PAYLOADS = Path(__file__).parent / "extender_payloads"
+GI = 1 << 30
+FILTER_ARGS = json.loads((PAYLOADS / "filter-args.json").read_text())
+
+
+def computenode(name: str, model: str, vendor: str, count: int, vram: str) -> dict[str, Any]:
+    devices = [
+        {"id": str(i), "uuid": f"{name}-{i}", "vendor": vendor, "model": model, "vram": vram}
+        for i in range(count)
+    ]
+    return {
+        "apiVersion": "hcs.io/v1alpha1",
+        "kind": "ComputeNode",
+        "metadata": {"name": name},
+        "spec": {"nodeName": name, "vendors": [vendor], "devices": devices},
+    }
+
+
+NODES = [
+    computenode("gpu-a100-40g", "A100-SXM4-40G", "nvidia", 1, "40Gi"),
+    computenode("gpu-h100", "H100-SXM5-80G", "nvidia", 2, "80Gi"),
+    computenode("npu-910b1", "Ascend-910B1", "ascend", 2, "64Gi"),
+]
+
+
+def pod(name: str, vram: str = "48Gi", namespace: str = "ml", **extra: Any) -> dict[str, Any]:
+    requests = {"ai.compute/vram": vram, **extra}
+    return {
+        "metadata": {"name": name, "namespace": namespace, "uid": f"uid-{name}"},
+        "spec": {"containers": [{"name": "main", "resources": {"requests": requests}}]},
+    }
+
+
+class Harness:
+    def __init__(self, kube: InMemoryKube, extender: Extender, client: TestClient) -> None:
+        self.kube, self.extender, self.client = kube, extender, client
+        self.now = 0.0
+
+    async def post(self, path: str, body: Any, status: int = 200) -> Any:
+        response = await self.client.post(path, json=body)
+        assert response.status == status, await response.text()
+        return await response.json()
+
+    async def settle(self) -> None:
+        for _ in range(20):  # let the watch tasks apply what the fake API server emitted
+            await asyncio.sleep(0)
+
+
+async def _start(kube: InMemoryKube) -> Harness:
+    holder: list[float] = [0.0]
+    extender = build_extender(ExtenderSettings(), kube, clock=lambda: holder[0])
+    client = TestClient(TestServer(create_app(extender)))
+    await client.start_server()
+    harness = Harness(kube, extender, client)
+    harness.clock = holder  # type: ignore[attr-defined]
+    for _ in range(100):
+        if extender.state.synced:
+            break
+        await asyncio.sleep(0.01)
+    return harness
+
+
+@pytest_asyncio.fixture
+async def harness() -> AsyncIterator[Harness]:
+    kube = InMemoryKube()
+    for node in NODES:
+        kube.apply(Kind.COMPUTE_NODE, node)
+    started = await _start(kube)
+    yield started
+    await started.client.close()
+
+
+@pytest.mark.asyncio
+async def test_filter_answers_upstreams_exact_payload(harness: Harness) -> None:
+    result = await harness.post("/filter", FILTER_ARGS)
+    # 48Gi on one device: the H100 (80Gi) and the 910B1 (64Gi) fit; the 40G A100 cannot.
+    assert result["NodeNames"] == ["gpu-h100", "npu-910b1"]
+    assert result["FailedNodes"] == {"gpu-a100-40g": "needs 2 whole A100-SXM4-40G devices; 1 free"}
+    assert result["FailedAndUnresolvableNodes"] == {
+        "cpu-only": "no ComputeNode for this node: hcs-agent does not report it"
+    }
+    assert result["Error"] == ""
+
+
+@pytest.mark.asyncio
+async def test_lower_case_keys_are_accepted_like_gos_decoder(harness: Harness) -> None:
+    args = {"pod": FILTER_ARGS["Pod"], "nodenames": ["gpu-h100"]}
+    assert (await harness.post("/filter", args))["NodeNames"] == ["gpu-h100"]
+
+
+@pytest.mark.asyncio
+async def test_prioritize_scores_are_integers_0_to_10(harness: Harness) -> None:
+    priorities = await harness.post("/prioritize", FILTER_ARGS)
+    assert [p["Host"] for p in priorities] == FILTER_ARGS["NodeNames"]
+    scores = {p["Host"]: p["Score"] for p in priorities}
+    assert all(isinstance(s, int) and 0 <= s <= 10 for s in scores.values())
+    assert scores["gpu-a100-40g"] == 0
+    assert scores["cpu-only"] == 0
+    assert max(scores["gpu-h100"], scores["npu-910b1"]) == 10
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("path", "body", "fragment"),
+    [
+        ("/filter", b"{not json", "not JSON"),
+        ("/filter", b'{"NodeNames": ["a"]}', "Pod"),
+        ("/bind", b'{"PodName": "x"}', "PodNamespace"),
+        ("/plan", b"[]", "PlanRequest"),
+    ],
+    ids=["not-json", "filter-without-pod", "bind-missing-fields", "plan-not-an-object"],
+)
+async def test_malformed_bodies_get_400_with_a_message(
+    harness: Harness, path: str, body: bytes, fragment: str
+) -> None:
+    response = await harness.client.post(path, data=body)
+    assert response.status == 400
+    assert fragment in (await response.json())["Error"]
+
+
+@pytest.mark.asyncio
+async def test_a_malformed_pod_request_fails_every_node_with_the_reason(harness: Harness) -> None:
+    bad = pod("bad", vram="lots")
+    result = await harness.post("/filter", {"Pod": bad, "NodeNames": ["gpu-h100"]})
+    assert result["NodeNames"] == []
+    assert "invalid" in result["FailedAndUnresolvableNodes"]["gpu-h100"]
+
+
+@pytest.mark.asyncio
+async def test_bind_writes_the_allocation_then_the_binding(harness: Harness) -> None:
+    harness.kube.apply(Kind.POD, pod("p1"))
+    args = {"PodName": "p1", "PodNamespace": "ml", "PodUID": "uid-p1", "Node": "gpu-h100"}
+    assert await harness.post("/bind", args) == {"Error": ""}
+    stored = harness.kube.objects[Kind.POD][("ml", "p1")]
+    annotations = stored["metadata"]["annotations"]
+    assert stored["spec"]["nodeName"] == "gpu-h100"
+    assert annotations["hcs.io/bind-phase"] == "bound"
+    assert annotations["hcs.io/devices.main"] in {"0", "1"}
+    assert annotations["hcs.io/vram-quota.main"] == str(48 * GI)
+    allocation = read_allocation(annotations)
+    assert allocation is not None
+    assert allocation.vendor == "nvidia"
+    assert [c[0] for c in harness.kube.calls] == ["patch", "bind", "patch"]
+
+
+@pytest.mark.asyncio
+async def test_a_failed_binding_rolls_back_and_says_why(harness: Harness) -> None:
+    harness.kube.apply(Kind.POD, pod("p2"))
+    harness.kube.fail_next["bind_pod"] = Conflict("pod ml/p2 is already bound", 409)
+    args = {"PodName": "p2", "PodNamespace": "ml", "PodUID": "uid-p2", "Node": "gpu-h100"}
+    result = await harness.post("/bind", args)
+    assert "already bound" in result["Error"]
+    assert "released" in result["Error"]
+    annotations = harness.kube.objects[Kind.POD][("ml", "p2")]["metadata"]["annotations"]
+    assert not any(key.startswith("hcs.io/") for key in annotations)
+    assert harness.extender.state.holds("uid-p2") is None
+
+
+@pytest.mark.asyncio
+async def test_100_concurrent_binds_never_overcommit_a_device() -> None:
+    kube = InMemoryKube(delay=0.001)
+    kube.apply(Kind.COMPUTE_NODE, computenode("gpu-h100", "H100-SXM5-80G", "nvidia", 2, "80Gi"))
+    for i in range(100):
+        kube.apply(Kind.POD, pod(f"w{i}", vram="30Gi"))
+    harness = await _start(kube)
+    try:
+        binds = [
+            harness.post(
+                "/bind",
+                {
+                    "PodName": f"w{i}",
+                    "PodNamespace": "ml",
+                    "PodUID": f"uid-w{i}",
+                    "Node": "gpu-h100",
+                },
+            )
+            for i in range(100)
+        ]
+        results = await asyncio.gather(*binds)
+        bound = [r for r in results if not r["Error"]]
+        # 80Gi devices take two 30Gi slices each: four pods, whatever the interleaving.
+        assert len(bound) == 4
+        per_device: dict[str, int] = {}
+        for stored in kube.objects[Kind.POD].values():
+            allocation = read_allocation(stored["metadata"].get("annotations", {}))
+            if allocation is not None and stored["spec"].get("nodeName"):
+                for device in allocation.device_ids():
+                    per_device[device] = per_device.get(device, 0) + allocation.vram
+        assert per_device == {"0": 60 * GI, "1": 60 * GI}
+        refused = [r["Error"] for r in results if r["Error"]]
+        assert all("largest free here is 20Gi" in e for e in refused)
+    finally:
+        await harness.client.close()
+
+
+@pytest.mark.asyncio
+async def test_a_restarted_extender_rebuilds_allocations_from_pods(harness: Harness) -> None:
+    for name in ("r1", "r2"):
+        harness.kube.apply(Kind.POD, pod(name, vram="70Gi"))
+        args = {"PodName": name, "PodNamespace": "ml", "PodUID": f"uid-{name}", "Node": "gpu-h100"}
+        assert (await harness.post("/bind", args))["Error"] == ""
+    fresh = await _start(harness.kube)
+    try:
+        full = await fresh.post(
+            "/filter", {"Pod": pod("r3", vram="70Gi"), "NodeNames": ["gpu-h100"]}
+        )
+        assert full["NodeNames"] == []
+        # A pod that finished releases its device; a deleted one too.
+        done = harness.kube.objects[Kind.POD][("ml", "r1")]
+        done["status"] = {"phase": "Succeeded"}
+        harness.kube.apply(Kind.POD, done)
+        await fresh.settle()
+        again = await fresh.post(
+            "/filter", {"Pod": pod("r3", vram="70Gi"), "NodeNames": ["gpu-h100"]}
+        )
+        assert again["NodeNames"] == ["gpu-h100"]
+        harness.kube.delete(Kind.POD, "ml", "r2")
+        await fresh.settle()
+        assert len(list(fresh.extender.state.held())) == 0
+    finally:
+        await fresh.client.close()
+
+
+@pytest.mark.asyncio
+async def test_an_assumption_whose_bind_never_completes_expires(harness: Harness) -> None:
+    state = harness.extender.state
+    allocation = harness.extender.decider.choose(pod("slow", vram="80Gi"), "gpu-h100")
+    state.assume("uid-slow", allocation, ttl=30)
+    state.assume(
+        "uid-slow2", harness.extender.decider.choose(pod("s2", vram="80Gi"), "gpu-h100"), 30
+    )
+    blocked = await harness.post(
+        "/filter", {"Pod": pod("x", vram="80Gi"), "NodeNames": ["gpu-h100"]}
+    )
+    assert blocked["NodeNames"] == []
+    harness.clock[0] = 31.0  # type: ignore[attr-defined]
+    free = await harness.post("/filter", {"Pod": pod("x", vram="80Gi"), "NodeNames": ["gpu-h100"]})
+    assert free["NodeNames"] == ["gpu-h100"]
+
+
+@pytest.mark.asyncio
+async def test_a_namespace_over_its_quota_is_filtered_naming_the_quota(harness: Harness) -> None:
+    harness.kube.apply(
+        Kind.COMPUTE_QUOTA,
+        {
+            "apiVersion": "hcs.io/v1alpha1",
+            "kind": "ComputeQuota",
+            "metadata": {"name": "team-a", "namespace": "ml"},
+            "spec": {"hard": {"vram": "64Gi"}},
+        },
+    )
+    harness.kube.apply(Kind.POD, pod("q1"))
+    args = {"PodName": "q1", "PodNamespace": "ml", "PodUID": "uid-q1", "Node": "gpu-h100"}
+    assert (await harness.post("/bind", args))["Error"] == ""
+    await harness.settle()
+    result = await harness.post("/filter", {"Pod": pod("q2"), "NodeNames": ["npu-910b1"]})
+    reason = result["FailedAndUnresolvableNodes"]["npu-910b1"]
+    assert "ComputeQuota ml/team-a" in reason
+    assert "over the limit of 64Gi" in reason
+    other = await harness.post(
+        "/filter", {"Pod": pod("q3", namespace="x"), "NodeNames": ["npu-910b1"]}
+    )
+    assert other["NodeNames"] == ["npu-910b1"]
+
+
+@pytest.mark.asyncio
+async def test_plan_names_the_vendor_an_early_bound_pod_would_get(harness: Harness) -> None:
+    ascend_only = pod("e1", vram="60Gi")
+    ascend_only["metadata"]["annotations"] = {"hcs.io/vendors": "ascend"}
+    plan = await harness.post("/plan", {"pod": ascend_only})
+    assert plan["vendor"] == "ascend"
+    assert plan["model"] == "Ascend-910B1"
+    assert plan["candidates"] == [{"vendor": "ascend", "model": "Ascend-910B1", "nodes": 1}]
+    impossible = await harness.post("/plan", {"pod": pod("e2", vram="200Gi")})
+    assert "vendor" not in impossible
+    assert impossible["error"]
+
+
+@pytest.mark.asyncio
+async def test_readyz_waits_for_the_first_sync_and_metrics_count_decisions() -> None:
+    kube = InMemoryKube()
+    extender = build_extender(ExtenderSettings(), kube)
+    app = create_app(extender)
+    app.cleanup_ctx.clear()  # no sync task: the cache stays unsynced
+    async with TestClient(TestServer(app)) as client:
+        assert (await client.get("/healthz")).status == 200
+        assert (await client.get("/readyz")).status == 503
+        extender.state.synced = True
+        assert (await client.get("/readyz")).status == 200
+        await client.post("/filter", json={"Pod": pod("m"), "NodeNames": []})
+        text = await (await client.get("/metrics")).text()
+        assert 'hcs_extender_decision_seconds_count{verb="filter"} 1.0' in text
+        assert 'hcs_extender_decisions_total{outcome="none",verb="filter"} 1.0' in text
+
+
+@pytest.mark.asyncio
+async def test_static_mode_filters_from_a_file_and_refuses_to_bind(tmp_path: Path) -> None:
+    import yaml
+
+    cluster = tmp_path / "cluster.yaml"
+    cluster.write_text(yaml.safe_dump(NODES))
+    extender = build_extender(ExtenderSettings(cluster=cluster), None)
+    async with TestClient(TestServer(create_app(extender))) as client:
+        assert (await client.get("/readyz")).status == 200
+        result = await (await client.post("/filter", json=FILTER_ARGS)).json()
+        assert result["NodeNames"] == ["gpu-h100", "npu-910b1"]
+        args = {"PodName": "p", "PodNamespace": "ml", "PodUID": "u", "Node": "gpu-h100"}
+        bound = await (await client.post("/bind", json=args)).json()
+        assert "static mode" in bound["Error"]
