@@ -150,48 +150,34 @@ def _status(
         phase = NodePhase.DEGRADED
     else:
         phase = NodePhase.READY
+    usable_note = f"{len(healthy)} of {len(spec.devices)} devices usable"
+    sick_note = "health below threshold: " + ", ".join(sick) if sick else "every device healthy"
+    models_note = "no hcs-exchange profile for " + ", ".join(unknown) if unknown else ""
+    states = [
+        ("Ready", bool(healthy), "DevicesUsable" if healthy else "NoUsableDevice", usable_note),
+        ("DevicesHealthy", not sick, "AllHealthy" if not sick else "DevicesSick", sick_note),
+        ("DetectorsSucceeded", not problems, "DetectorErrors" if problems else "Detected",
+         "; ".join(problems)[:32768]),
+        ("ModelsKnown", not unknown, "UnknownModels" if unknown else "ProfilesFound", models_note),
+    ]  # fmt: skip
     before = {c.type: c for c in previous}
-
-    def condition(kind: str, ok: bool, reason: str, message: str) -> Condition:
-        status = ConditionStatus.TRUE if ok else ConditionStatus.FALSE
-        old = before.get(kind)
-        since = old.last_transition_time if old is not None and old.status == status else at
-        return Condition(
-            type=kind, status=status, last_transition_time=since, reason=reason, message=message
-        )
-
-    conditions = [
-        condition(
-            "Ready",
-            bool(healthy),
-            "DevicesUsable" if healthy else "NoUsableDevice",
-            f"{len(healthy)} of {len(spec.devices)} devices usable",
-        ),
-        condition(
-            "DevicesHealthy",
-            not sick,
-            "AllHealthy" if not sick else "DevicesSick",
-            "health below threshold: " + ", ".join(sick) if sick else "every device healthy",
-        ),
-        condition(
-            "DetectorsSucceeded",
-            not problems,
-            "Detected" if not problems else "DetectorErrors",
-            "; ".join(problems)[:32768],
-        ),
-        condition(
-            "ModelsKnown",
-            not unknown,
-            "ProfilesFound" if not unknown else "UnknownModels",
-            "no hcs-exchange profile for " + ", ".join(unknown) if unknown else "",
-        ),
-    ]
     return ComputeNodeStatus(
         phase=phase,
-        conditions=conditions,
+        conditions=[_condition(*state, at, before.get(state[0])) for state in states],
         last_heartbeat=at,
         capacity=spec.capacity(),
         allocatable=_totals(healthy),
+    )
+
+
+def _condition(
+    kind: str, ok: bool, reason: str, message: str, at: datetime, old: Condition | None
+) -> Condition:
+    """A condition whose transition time moves only when its status changes."""
+    status = ConditionStatus.TRUE if ok else ConditionStatus.FALSE
+    since = old.last_transition_time if old is not None and old.status == status else at
+    return Condition(
+        type=kind, status=status, last_transition_time=since, reason=reason, message=message
     )
 
 

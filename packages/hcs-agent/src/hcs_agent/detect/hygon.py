@@ -59,7 +59,8 @@ class HygonDetector:
         self._tool = tool
         self._numa_of = numa_of or (lambda bus_id: None)
         self._vendor_ids = vendor_ids
-        self._static: dict[int, tuple[str | None, int | None]] = {}
+        self._names: dict[int, str] = {}
+        """Card Series per index from `hy-smi -a`, asked until it answers once."""
 
     def detect(self) -> Detection:
         try:
@@ -101,17 +102,14 @@ class HygonDetector:
 
     def _names_and_memory(self, warnings: list[str]) -> tuple[dict[int, str], dict[int, int]]:
         """Card Series (hy-smi -a, asked once) and available memory (asked every time)."""
-        names: dict[int, str] = {}
         free: dict[int, int] = {}
-        if not self._static:
+        if not self._names:
             try:
-                names = hy_smi.parse_card_series(self._call("-a"))
-                self._static = {i: (n, None) for i, n in names.items()}
+                self._names = hy_smi.parse_card_series(self._call("-a"))
             except AgentError as error:
                 warnings.append(f"model names unknown: {error}")
-        names = {i: n for i, (n, _) in self._static.items() if n}
         try:
             free = hy_smi.parse_available_mib(self._call("--showmemavailable"))
         except AgentError as error:
             warnings.append(f"available memory unknown: {error}")
-        return names, free
+        return self._names, free
