@@ -212,3 +212,15 @@ def test_inventory_error_names_entry_and_field(tmp_path: Path) -> None:
     detection = InventoryDetector(path).detect()
     assert detection.error is not None
     assert "devices.0.numaNode" in detection.error
+
+
+def test_hung_tools_of_two_vendors_cost_one_timeout_not_two(tmp_path: Path) -> None:
+    hung_npu = AscendDetector(
+        runner=run_tool, timeout=1.0, tool=_script(tmp_path, "npu-smi", "sleep 5")
+    )
+    hung_mlu = CambriconDetector(
+        runner=run_tool, timeout=1.0, tool=_script(tmp_path, "cnmon", "sleep 5")
+    )
+    collection = Collector([hung_npu, hung_mlu], SysfsPci(tmp_path)).collect()
+    assert all("did not answer within 1 s" in (d.error or "") for d in collection.detections)
+    assert collection.duration_s < 1.8  # side by side: about one timeout, never two

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -22,7 +23,8 @@ class Collection:
 
 
 class Collector:
-    """Runs the detectors in turn; a detector that breaks costs its vendor only."""
+    """Runs the detectors side by side (each waits on its own tool, so a hung one costs its
+    timeout once, not once per vendor); a detector that breaks costs its vendor only."""
 
     def __init__(
         self,
@@ -38,7 +40,11 @@ class Collector:
 
     def collect(self) -> Collection:
         start = self._clock()
-        detections = tuple(self._detect(detector) for detector in self._detectors)
+        if len(self._detectors) > 1:
+            with ThreadPoolExecutor(max_workers=len(self._detectors)) as pool:
+                detections = tuple(pool.map(self._detect, self._detectors))
+        else:
+            detections = tuple(self._detect(detector) for detector in self._detectors)
         places: dict[str, PciPlace] = {}
         for detection in detections:
             for device in detection.devices:
