@@ -1,0 +1,3 @@
+from hcs_agent.cli import main
+
+main()
