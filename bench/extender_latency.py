@@ -71,7 +71,7 @@ def serve(nodes: int, port: int, ready: multiprocessing.synchronize.Event) -> No
     rng = np.random.default_rng(0)
     state, decider = extender.state, extender.decider
     names = sorted(state.nodes)
-    for i in range(nodes * 4):  # fill about half: share-sized pods on random nodes
+    for i in range(nodes * 2):  # fill about a quarter: share-sized pods on random nodes
         try:
             node = names[int(rng.integers(len(names)))]
             allocation = decider.choose(pod(f"fill-{i}", "8Gi", 20), node)
@@ -126,23 +126,22 @@ def main() -> None:
     time.sleep(0.5)
     names = [f"node-{n:05d}" for n in range(args.nodes)]
     asyncio.run(load(port, names, 20, args.concurrency))  # warm-up
-    started = time.perf_counter()
-    latencies = asyncio.run(load(port, names, args.requests, args.concurrency))
-    elapsed = time.perf_counter() - started
+    print(f"extender filter+prioritize, {args.nodes} nodes x 8 devices, over HTTP")
+    for concurrency in (1, args.concurrency):
+        started = time.perf_counter()
+        latencies = asyncio.run(load(port, names, args.requests, concurrency))
+        elapsed = time.perf_counter() - started
+        ms = sorted(x * 1000 for x in latencies)
+        p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+        print(
+            f"  {concurrency:>2} in flight: {len(ms)} pairs  p50 {statistics.median(ms):.2f} ms  "
+            f"p99 {p99:.2f} ms  {len(ms) / elapsed:.0f} pairs/s"
+        )
     server.terminate()
-    ms = sorted(x * 1000 for x in latencies)
-    p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
     print(
-        f"extender filter+prioritize, {args.nodes} nodes x 8 devices, HTTP, "
-        f"{args.concurrency} concurrent"
-    )
-    print(
-        f"  pairs: {len(ms)}  p50 {statistics.median(ms):.2f} ms  p99 {p99:.2f} ms  "
-        f"{len(ms) / elapsed:.0f} pairs/s"
-    )
-    print(
-        "  budget: p99 under 10 ms (DESIGN.md); latency here includes queueing behind the "
-        "other in-flight requests on a one-process server"
+        "  budget: p99 under 10 ms (DESIGN.md). kube-scheduler runs one scheduling cycle at a "
+        "time, so it calls filter/prioritize with 1 in flight; with more, latency is mostly "
+        "queueing behind the others on the one-process server, sharing 2 cores with the client."
     )
 
 

@@ -135,7 +135,7 @@ async def _prioritize(request: web.Request, extender: Extender) -> Any:
     args = await _body(request, ExtenderArgs)
     priorities = extender.decider.prioritize(args.pod, args.candidate_names())
     extender.metrics.decisions.labels("prioritize", "scored").inc()
-    return [p.to_wire() for p in priorities]
+    return priorities
 
 
 @_timed("bind")

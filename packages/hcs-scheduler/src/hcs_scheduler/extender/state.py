@@ -14,6 +14,7 @@ it between awaits, so a decision and the assumption it takes are atomic.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -65,6 +66,8 @@ class ClusterState:
         self.pods: dict[str, PodRecord] = {}
         self.quotas: dict[tuple[str, str], ComputeQuota] = {}
         self._held: dict[str, _Held] = {}
+        self._deadlines: list[tuple[float, str]] = []
+        """Heap of (expiry, uid) of assumptions; entries of confirmed ones are skipped."""
         self._cluster: Cluster | None = None
         self._index: dict[str, int] = {}
         self.version = 0
@@ -116,7 +119,9 @@ class ClusterState:
     # -- assumptions (the bind flow)
     def assume(self, uid: str, allocation: PodAllocation, ttl: float) -> None:
         """Hold `allocation` for `uid` until confirmed, forgotten, or `ttl` seconds pass."""
-        self._hold(uid, allocation, expires=self.clock() + ttl)
+        expires = self.clock() + ttl
+        self._hold(uid, allocation, expires=expires)
+        heapq.heappush(self._deadlines, (expires, uid))
 
     def confirm(self, uid: str) -> None:
         """The Binding landed: the assumption becomes the pod's allocation (no expiry)."""
@@ -171,10 +176,12 @@ class ClusterState:
 
     def _expire(self) -> None:
         now = self.clock()
-        stale = [u for u, h in self._held.items() if h.expires is not None and h.expires <= now]
-        for uid in stale:
-            log.info("assumption for pod uid %s expired; its devices are free again", uid)
-            self._release(uid)
+        while self._deadlines and self._deadlines[0][0] <= now:
+            _, uid = heapq.heappop(self._deadlines)
+            held = self._held.get(uid)
+            if held is not None and held.expires is not None and held.expires <= now:
+                log.info("assumption for pod uid %s expired; its devices are free again", uid)
+                self._release(uid)
 
     def _rebuild(self) -> None:
         names = sorted(self.nodes)
