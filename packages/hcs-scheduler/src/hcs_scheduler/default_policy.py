@@ -34,7 +34,8 @@ STRANDING = 0.5
 """Weight of devices stranded by too little host CPU (device thousandths per device).
 
 At 1.0 the default tied FGD on the trace's most CPU-bound list (cpu300: 14.01 vs 13.98 % GPU
-unallocated); at 0.5 it leads there (13.87) and still leads every other list (bench/openb-compare.md).
+unallocated); at 0.5 it leads there (13.87) and still leads every other list
+(bench/openb-compare.md).
 """
 HEALTH_BONUS = 1e-4
 """Tie-break only: a healthier node wins between otherwise equal placements."""
