@@ -329,3 +329,26 @@ async def test_static_mode_filters_from_a_file_and_refuses_to_bind(tmp_path: Pat
         args = {"PodName": "p", "PodNamespace": "ml", "PodUID": "u", "Node": "gpu-h100"}
         bound = await (await client.post("/bind", json=args)).json()
         assert "static mode" in bound["Error"]
+
+
+def test_the_shipped_scheduler_configuration_matches_the_server() -> None:
+    import yaml
+
+    from hcs_api.names import Resource
+    from hcs_scheduler.extender.app import create_app as make_app
+
+    path = Path(__file__).absolute().parents[3] / "deploy" / "scheduler"
+    config = yaml.safe_load((path / "kube-scheduler-config.yaml").read_text())
+    assert config["apiVersion"] == "kubescheduler.config.k8s.io/v1"
+    (extender,) = config["extenders"]
+    managed = {r["name"]: r["ignoredByScheduler"] for r in extender["managedResources"]}
+    assert managed == dict.fromkeys((r.value for r in Resource), True)
+    assert extender["nodeCacheCapable"] is True
+    assert extender["urlPrefix"].endswith(f":{ExtenderSettings().port}")
+    routes = {
+        r.resource.canonical
+        for r in make_app(build_extender(ExtenderSettings(), InMemoryKube())).router.routes()
+        if r.resource is not None
+    }
+    for verb in ("filterVerb", "prioritizeVerb", "bindVerb"):
+        assert f"/{extender[verb]}" in routes
