@@ -140,3 +140,10 @@ def test_device_lookup_names_missing_device(example):
     node = ComputeNode.model_validate(example)
     with pytest.raises(KeyError, match="gpu-h100-01 has no device 12"):
         node.spec.device("12")
+
+
+def test_link_p2p_keeps_its_wire_name():
+    # The camelCase alias generator would write "p2P", which a structural CRD would prune.
+    from hcs_api.v1alpha1 import Link
+
+    assert Link(type="nvlink", peers=["1"], p2p=True).to_wire()["p2p"] is True

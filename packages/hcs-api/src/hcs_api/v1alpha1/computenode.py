@@ -90,7 +90,8 @@ class Link(WireModel):
     """One-way latency in seconds (e.g. 2u)."""
     pcie_scope: PcieScope | None = None
     """For pcie links: how far apart the devices sit on the PCIe tree."""
-    p2p: bool | None = None
+    # Spelled out: the camelCase generator would make it "p2P".
+    p2p: bool | None = Field(default=None, alias="p2p")
     """Whether the devices can read each other's memory directly over this link."""
 
 
