@@ -1,0 +1,81 @@
+"""The ClusterReads port on the official `kubernetes` client.
+
+The client is synchronous; each read runs in a worker thread so the event loop keeps serving
+reviews. Pods are read as raw JSON (`_preload_content=False`): the webhook needs the wire
+names (camelCase) that hcs_api reads, not the client's snake_case models.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import kubernetes
+import urllib3
+from pydantic import ValidationError
+
+from hcs_api.names import GROUP, VERSION
+from hcs_api.v1alpha1 import ComputeNode, ComputeQuota
+from hcs_webhook.errors import ClusterReadError
+
+log = logging.getLogger(__name__)
+_Model = TypeVar("_Model", ComputeNode, ComputeQuota)
+
+
+class KubernetesCluster:
+    """Reads ComputeQuotas, pods and ComputeNodes from the API server."""
+
+    def __init__(self, api_client: kubernetes.client.ApiClient) -> None:
+        self._core = kubernetes.client.CoreV1Api(api_client)
+        self._custom = kubernetes.client.CustomObjectsApi(api_client)
+
+    @classmethod
+    def connect(cls, kubeconfig: Path | None) -> KubernetesCluster:
+        """From a kubeconfig file, or the pod's service account when none is given."""
+        if kubeconfig is not None:
+            client = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
+            return cls(client)
+        configuration = kubernetes.client.Configuration()
+        kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        return cls(kubernetes.client.ApiClient(configuration))
+
+    async def compute_quotas(self, namespace: str) -> list[ComputeQuota]:
+        body = await self._call(
+            self._custom.list_namespaced_custom_object, GROUP, VERSION, namespace, "computequotas"
+        )
+        return _parse(ComputeQuota, body)
+
+    async def pods(self, namespace: str) -> list[dict[str, Any]]:
+        response = await self._call(
+            self._core.list_namespaced_pod, namespace, _preload_content=False
+        )
+        items = json.loads(response.data).get("items") or []
+        return [item for item in items if isinstance(item, dict)]
+
+    async def compute_nodes(self) -> list[ComputeNode]:
+        body = await self._call(
+            self._custom.list_cluster_custom_object, GROUP, VERSION, "computenodes"
+        )
+        return _parse(ComputeNode, body)
+
+    async def _call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await asyncio.to_thread(function, *args, **kwargs)
+        except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError, ValueError) as error:
+            raise ClusterReadError(f"{function.__name__}{args}: {error}") from None
+
+
+def _parse(model: type[_Model], body: Any) -> list[_Model]:
+    out = []
+    for item in (body or {}).get("items") or []:
+        try:
+            out.append(model.model_validate(item))
+        except ValidationError as error:
+            # One broken object must not stop admission for everyone; it is logged, not counted.
+            name = (item.get("metadata") or {}).get("name") if isinstance(item, dict) else None
+            log.warning("skipping invalid %s %s: %s", model.__name__, name, error)
+    return out
