@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import copy
+import io
 import json
+import ssl
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import aiohttp
 import jsonpatch
 import kubernetes_validate
 import pytest
+import pytest_asyncio
+from aiohttp import web
+
+from hcs_api import PlanResult
 
 from hcs_exchange import Exchange, load_database
+from hcs_webhook import Deps, create_app
+from hcs_webhook.ports import FakePlanner, InMemoryCluster
 from hcs_webhook.settings import VendorRuntime, VendorTable, WebhookSettings
+from hcs_webhook.tls import ReloadingTLS, self_signed
 
 DATA = Path(__file__).absolute().parent / "data"
 # tests/ -> hcs-webhook/ -> packages/ -> repository root (the runfiles root under `bazel test`).
@@ -121,3 +133,43 @@ def kit() -> SimpleNamespace:
         env_of=env_of,
         repo_root=REPO_ROOT,
     )
+
+
+@dataclass
+class Served:
+    """A webhook served over HTTPS on localhost, with a client that trusts its certificate."""
+
+    url: str
+    cert: Path
+    key: Path
+    tls: ReloadingTLS
+    client: aiohttp.ClientSession
+    cluster: InMemoryCluster
+    planner: FakePlanner
+
+    async def post(self, path: str, body: Any) -> tuple[int, Any]:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        # BytesIO: aiohttp warns about big raw-bytes bodies (the over-1-MiB test sends one).
+        async with self.client.post(self.url + path, data=io.BytesIO(data)) as response:
+            text = await response.text()
+            try:
+                return response.status, json.loads(text)
+            except ValueError:
+                return response.status, text
+
+
+@pytest_asyncio.fixture
+async def served(tmp_path, settings, exchange) -> AsyncIterator[Served]:
+    cert, key = self_signed(tmp_path, ["localhost", "127.0.0.1"])
+    tls = ReloadingTLS(cert, key)
+    cluster = InMemoryCluster()
+    planner = FakePlanner(lambda pod: PlanResult(vendor="nvidia", model="H100-SXM5-80G"))
+    runner = web.AppRunner(create_app(settings, Deps(cluster, planner, exchange)))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls.context)
+    await site.start()
+    port = runner.addresses[0][1]
+    client_tls = ssl.create_default_context(cafile=str(cert))
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=client_tls)) as client:
+        yield Served(f"https://127.0.0.1:{port}", cert, key, tls, client, cluster, planner)
+    await runner.cleanup()
