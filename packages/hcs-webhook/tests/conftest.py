@@ -20,7 +20,6 @@ import pytest_asyncio
 from aiohttp import web
 
 from hcs_api import PlanResult
-
 from hcs_exchange import Exchange, load_database
 from hcs_webhook import Deps, create_app
 from hcs_webhook.ports import FakePlanner, InMemoryCluster

@@ -18,7 +18,8 @@ VISIBLE = [
 ]
 
 
-def run(obj, settings, binding=Binding()):
+def run(obj, settings, binding=None):
+    binding = binding or Binding()
     return mutate(obj, read_pod_request(obj), settings, binding)
 
 

@@ -129,9 +129,11 @@ async def test_certificate_files_are_reloaded_when_they_change(served, tmp_path)
     os.utime(served.cert, ns=(stamp, stamp))
     os.utime(served.key, ns=(stamp, stamp))
     trusts_new = ssl.create_default_context(cafile=str(new_cert))
-    async with aiohttp.ClientSession() as client:
-        async with client.get(served.url + "/healthz", ssl=trusts_new) as response:
-            assert response.status == 200
+    async with (
+        aiohttp.ClientSession() as client,
+        client.get(served.url + "/healthz", ssl=trusts_new) as response,
+    ):
+        assert response.status == 200
     assert served.tls.reloads == 1
     trusts_old = ssl.create_default_context(cadata=old_ca.decode())
     async with aiohttp.ClientSession() as client:

@@ -42,7 +42,7 @@ def test_update_by_a_user_may_keep_but_not_change_decisions(kit, settings):
     with pytest.raises(Denied, match=r"hcs.io/devices.train .* alice may not"):
         check_decisions(request_of(kit, changed, "UPDATE", old), settings)
     removed = kit.pod(annotations={"hcs.io/devices.train": "0"})
-    with pytest.raises(Denied, match="hcs.io/node"):
+    with pytest.raises(Denied, match=r"hcs\.io/node"):
         check_decisions(request_of(kit, removed, "UPDATE", old), settings)
 
 

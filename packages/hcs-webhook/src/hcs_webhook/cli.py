@@ -8,11 +8,12 @@ import tempfile
 from pathlib import Path
 
 import click
+import kubernetes
 from aiohttp import web
 
 from hcs_exchange import Exchange, load_database
 from hcs_webhook.admission import Deps
-from hcs_webhook.errors import WebhookError
+from hcs_webhook.errors import ConfigError, WebhookError
 from hcs_webhook.kube import KubernetesCluster
 from hcs_webhook.planner import HttpPlanner
 from hcs_webhook.server import create_app
@@ -51,24 +52,32 @@ def serve(
         settings = load_settings(
             config_file, port=port, host=host, tls_cert=tls_cert, tls_key=tls_key
         )
-        logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s %(message)s")
-        if self_signed:
-            directory = cert_dir or Path(tempfile.mkdtemp(prefix="hcs-webhook-"))
-            cert, key = _self_signed(directory)
-            settings = settings.model_copy(update={"tls_cert": cert, "tls_key": key})
-        if settings.tls_cert is None or settings.tls_key is None:
-            raise click.UsageError("give --tls-cert and --tls-key, or --self-signed")
+    except WebhookError as error:
+        raise click.ClickException(str(error)) from None
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s %(message)s")
+    if self_signed:
+        directory = cert_dir or Path(tempfile.mkdtemp(prefix="hcs-webhook-"))
+        cert, key = _self_signed(directory)
+        settings = settings.model_copy(update={"tls_cert": cert, "tls_key": key})
+    if settings.tls_cert is None or settings.tls_key is None:
+        raise click.UsageError("give --tls-cert and --tls-key, or --self-signed")
+    try:
         tls = ReloadingTLS(settings.tls_cert, settings.tls_key)
         deps = Deps(
-            cluster=KubernetesCluster.connect(settings.kubeconfig),
+            cluster=_connect(settings),
             planner=HttpPlanner(settings.scheduler_url, settings.plan_timeout_seconds),
             exchange=Exchange(load_database()),
         )
     except WebhookError as error:
         raise click.ClickException(str(error)) from None
-    except Exception as error:  # the Kubernetes client's configuration errors have no common base
-        raise click.ClickException(f"cannot reach the Kubernetes API: {error}") from None
     asyncio.run(_run(settings, deps, tls))
+
+
+def _connect(settings: WebhookSettings) -> KubernetesCluster:
+    try:
+        return KubernetesCluster.connect(settings.kubeconfig)
+    except kubernetes.config.ConfigException as error:
+        raise ConfigError(f"kubeconfig: cannot configure the Kubernetes client: {error}") from None
 
 
 def _self_signed(directory: Path) -> tuple[Path, Path]:
