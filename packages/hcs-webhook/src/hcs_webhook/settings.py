@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -151,6 +158,8 @@ class WebhookSettings(BaseSettings):
     log_level: str = "INFO"
     """Python logging level name."""
 
+    _runtimes: dict[Vendor, VendorRuntime] = PrivateAttr(default_factory=dict)
+
     @model_validator(mode="after")
     def _cert_and_key_together(self) -> WebhookSettings:
         if (self.tls_cert is None) != (self.tls_key is None):
@@ -159,8 +168,10 @@ class WebhookSettings(BaseSettings):
 
     def runtime(self, vendor: Vendor) -> VendorRuntime:
         """The vendor's runtime: the built-in table with this configuration's overrides."""
-        override = getattr(self.vendors, vendor.value)
-        return _BUILT_IN[vendor].model_copy(update=override.model_dump(exclude_unset=True))
+        if vendor not in self._runtimes:  # settings are built once and not changed afterwards
+            override = getattr(self.vendors, vendor.value).model_dump(exclude_unset=True)
+            self._runtimes[vendor] = _BUILT_IN[vendor].model_copy(update=override)
+        return self._runtimes[vendor]
 
     @property
     def interceptor_path(self) -> str:
