@@ -14,7 +14,7 @@ from aiohttp import web
 from hcs_exchange import Exchange, load_database
 from hcs_webhook.admission import Deps
 from hcs_webhook.errors import ConfigError, WebhookError
-from hcs_webhook.kube import KubernetesCluster
+from hcs_webhook.kube import KubernetesCluster, NoCluster
 from hcs_webhook.planner import HttpPlanner
 from hcs_webhook.server import create_app
 from hcs_webhook.settings import WebhookSettings, load_settings
@@ -73,7 +73,7 @@ def serve(
     asyncio.run(_run(settings, deps, tls))
 
 
-def _connect(settings: WebhookSettings) -> KubernetesCluster:
+def _connect(settings: WebhookSettings) -> KubernetesCluster | NoCluster:
     try:
         return KubernetesCluster.connect(settings.kubeconfig)
     except kubernetes.config.ConfigException as error:

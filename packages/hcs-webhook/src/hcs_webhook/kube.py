@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,8 +35,18 @@ class KubernetesCluster:
         self._custom = kubernetes.client.CustomObjectsApi(api_client)
 
     @classmethod
-    def connect(cls, kubeconfig: Path | None) -> KubernetesCluster:
-        """From a kubeconfig file, or the pod's service account when none is given."""
+    def connect(cls, kubeconfig: Path | None) -> KubernetesCluster | NoCluster:
+        """From a kubeconfig file, else the pod's service account, else ~/.kube/config.
+
+        With none of them (a developer's `serve --self-signed`), reads fail with
+        ClusterReadError: quota admission then refuses with 503 and says why.
+        """
+        if kubeconfig is None and "KUBERNETES_SERVICE_HOST" not in os.environ:
+            default = Path(os.environ.get("KUBECONFIG", "~/.kube/config")).expanduser()
+            if not default.is_file():
+                log.warning("no Kubernetes API configured: quota and ComputeNode reads will fail")
+                return NoCluster()
+            kubeconfig = default
         if kubeconfig is not None:
             client = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
             return cls(client)
@@ -67,6 +78,19 @@ class KubernetesCluster:
             return await asyncio.to_thread(function, *args, **kwargs)
         except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError, ValueError) as error:
             raise ClusterReadError(f"{function.__name__}{args}: {error}") from None
+
+
+class NoCluster:
+    """ClusterReads when no API server is configured: every read says so."""
+
+    async def compute_quotas(self, namespace: str) -> list[ComputeQuota]:
+        raise ClusterReadError("no Kubernetes API configured")
+
+    async def pods(self, namespace: str) -> list[dict[str, Any]]:
+        raise ClusterReadError("no Kubernetes API configured")
+
+    async def compute_nodes(self) -> list[ComputeNode]:
+        raise ClusterReadError("no Kubernetes API configured")
 
 
 def _parse(model: type[_Model], body: Any) -> list[_Model]:
