@@ -20,6 +20,16 @@ def test_configurations_validate_strictly(documents, version):
         kubernetes_validate.validate(document, version, strict=True)
 
 
+@pytest.mark.parametrize("version", VERSIONS)
+def test_rbac_validates_and_is_read_only(kit, version):
+    path = kit.repo_root / "deploy" / "webhook" / "rbac.yaml"
+    documents = list(yaml.safe_load_all(path.read_text()))
+    for document in documents:
+        kubernetes_validate.validate(document, version, strict=True)
+    role = next(d for d in documents if d["kind"] == "ClusterRole")
+    assert {verb for rule in role["rules"] for verb in rule["verbs"]} == {"list"}
+
+
 def test_policies(documents):
     mutating = documents["MutatingWebhookConfiguration"]["webhooks"][0]
     validating = documents["ValidatingWebhookConfiguration"]["webhooks"][0]
