@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import os
 import socket
 import ssl
 import statistics
@@ -68,7 +69,10 @@ def review(uid: int) -> bytes:
     ).encode()
 
 
-def serve(port: int, cert: Path, key: Path) -> None:
+def serve(port: int, cert: Path, key: Path, cpu: int | None) -> None:
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
+
     async def main() -> None:
         deps = Deps(
             InMemoryCluster(), FakePlanner(lambda pod: PlanResult()), Exchange(load_database())
@@ -123,13 +127,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--reviews", type=int, default=20_000)
+    parser.add_argument(
+        "--pin", action="store_true", help="server on CPU 1, load generator on CPU 0 (2+ cores)"
+    )
     args = parser.parse_args()
     cert, key = self_signed(Path(tempfile.mkdtemp()), ["127.0.0.1"])
     port = free_port()
     server = multiprocessing.get_context("spawn").Process(
-        target=serve, args=(port, cert, key), daemon=True
+        target=serve, args=(port, cert, key, 1 if args.pin else None), daemon=True
     )
     server.start()
+    if args.pin:
+        os.sched_setaffinity(0, {0})
     try:
         for _ in range(100):
             try:
