@@ -9,6 +9,7 @@ import ssl
 import aiohttp
 import pytest
 
+from hcs_api import PlanResult
 from hcs_webhook.tls import self_signed
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.integration]
@@ -149,3 +150,38 @@ async def test_a_half_written_certificate_keeps_the_old_one(served, tmp_path):
         async with client.get(served.url + "/healthz", ssl=trusts) as response:
             assert response.status == 200
     assert served.tls.reloads == 0
+
+
+async def test_recorded_ascend_review_is_bound_early_and_rebound(served, kit):
+    served.planner.answer = lambda pod: PlanResult(vendor="ascend", model="Ascend-910B3")
+    review = kit.recorded("create-pod-ascend-rebind.json")
+    status, answer = await served.post("/mutate", review)
+    assert status == 200
+    pod = kit.apply_patch(review["request"]["object"], decoded_patch(answer))
+    kit.assert_valid_pod(pod)
+    finetune, metrics = pod["spec"]["containers"]
+    assert finetune["image"] == "ascendhub.example/ascend-cann:8.0-ubuntu22.04"
+    assert metrics["image"] == "registry.example.com/ops/exporter:1", "no accelerator, untouched"
+    assert "env" not in metrics
+    names = [c["name"] for c in pod["spec"]["initContainers"]]
+    assert names == ["hcs-code-finetune", "fetch-weights"]
+    env = kit.env_of(pod, "finetune")
+    assert env["ASCEND_RT_VISIBLE_DEVICES"] == "0,1", "the user's explicit value wins"
+    assert "NVIDIA_VISIBLE_DEVICES" not in env
+    assert any("ASCEND_RT_VISIBLE_DEVICES kept" in w for w in answer["response"]["warnings"])
+    assert served.planner.asked == [review["request"]["object"]]
+    # The API server sends the patched pod again (reinvocation): nothing more to do.
+    review["request"]["object"] = pod
+    status, answer = await served.post("/mutate", review)
+    assert answer["response"]["allowed"] is True
+    assert "patch" not in answer["response"]
+
+
+async def test_recorded_bind_update_is_allowed_for_hcs_and_denied_for_a_user(served, kit):
+    review = kit.recorded("update-pod-bind-annotations.json")
+    status, answer = await served.post("/validate", review)
+    assert (status, answer["response"]["allowed"]) == (200, True)
+    review["request"]["userInfo"] = {"username": "mallory", "groups": ["system:authenticated"]}
+    _, answer = await served.post("/validate", review)
+    assert answer["response"]["allowed"] is False
+    assert "mallory may not add, change or remove it" in answer["response"]["status"]["message"]
