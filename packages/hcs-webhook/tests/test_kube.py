@@ -59,6 +59,8 @@ async def test_reads_quotas_pods_and_computenodes(kmock, kit):
     assert pods[0]["spec"]["containers"][0]["resources"]["limits"] == {"ai.compute/vram": "16Gi"}
     nodes = await cluster.compute_nodes()
     assert [n.spec.node_name for n in nodes] == ["gpu-01"]
+    pod_list = next(r for r in kmock if r.url.path == "/api/v1/namespaces/ml/pods")
+    assert pod_list.url.query["fieldSelector"] == "status.phase!=Succeeded,status.phase!=Failed"
     paths = [request.url.path for request in kmock]
     assert "/apis/hcs.io/v1alpha1/namespaces/ml/computequotas" in paths
     assert "/api/v1/namespaces/ml/pods" in paths

@@ -24,6 +24,7 @@ from hcs_api.v1alpha1 import ComputeNode, ComputeQuota
 from hcs_webhook.errors import ClusterReadError
 
 log = logging.getLogger(__name__)
+_LIVE_PODS = "status.phase!=Succeeded,status.phase!=Failed"
 _Model = TypeVar("_Model", ComputeNode, ComputeQuota)
 
 
@@ -61,8 +62,12 @@ class KubernetesCluster:
         return _parse(ComputeQuota, body)
 
     async def pods(self, namespace: str) -> list[dict[str, Any]]:
+        # Finished pods hold nothing; the API server filters them (quota.py skips them too).
         response = await self._call(
-            self._core.list_namespaced_pod, namespace, _preload_content=False
+            self._core.list_namespaced_pod,
+            namespace,
+            field_selector=_LIVE_PODS,
+            _preload_content=False,
         )
         items = json.loads(response.data).get("items") or []
         return [item for item in items if isinstance(item, dict)]
