@@ -1,0 +1,3 @@
+from hcs_webhook.cli import main
+
+main()
