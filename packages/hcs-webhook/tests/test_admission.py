@@ -141,7 +141,7 @@ async def test_validate_counts_the_namespace_against_its_quota(kit, settings, ex
     obj = kit.pod(kit.container("b", vram="16Gi"), name="new")
     response = await admission(settings, exchange, cluster=cluster).validate(request(kit, obj))
     assert not response.allowed
-    assert response.status.message.startswith("ComputeQuota team in namespace ml: vram")
+    assert response.status.message.startswith("ComputeQuota ml/team: VRAM would be 40Gi")
 
 
 @pytest.mark.asyncio

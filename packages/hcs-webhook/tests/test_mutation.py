@@ -10,9 +10,7 @@ from hcs_webhook.mutation import Binding, mutate
 
 VISIBLE = [
     "NVIDIA_VISIBLE_DEVICES",
-    "CUDA_VISIBLE_DEVICES",
     "ASCEND_VISIBLE_DEVICES",
-    "ASCEND_RT_VISIBLE_DEVICES",
     "HIP_VISIBLE_DEVICES",
     "MLU_VISIBLE_DEVICES",
 ]
@@ -94,7 +92,7 @@ def test_init_and_several_containers_each_get_their_own_annotations(kit, setting
     )
     patched = kit.apply_patch(obj, run(obj, settings).patch)
     for name in ("train", "eval", "warmup"):
-        ref = kit.env_of(patched, name)["CUDA_VISIBLE_DEVICES"]["fieldRef"]["fieldPath"]
+        ref = kit.env_of(patched, name)["NVIDIA_VISIBLE_DEVICES"]["fieldRef"]["fieldPath"]
         assert ref == f"metadata.annotations['hcs.io/devices.{name}']"
     assert kit.env_of(patched, "logger") == {}
     assert kit.env_of(patched, "fetch") == {}
@@ -103,15 +101,26 @@ def test_init_and_several_containers_each_get_their_own_annotations(kit, setting
 
 def test_users_explicit_env_wins_and_is_reported(kit, settings):
     body = kit.container("train", vram="16Gi")
-    body["env"] = [{"name": "CUDA_VISIBLE_DEVICES", "value": "0"}, {"name": "A", "value": "b"}]
+    body["env"] = [{"name": "NVIDIA_VISIBLE_DEVICES", "value": "0"}, {"name": "A", "value": "b"}]
     obj = kit.pod(body)
     mutation = run(obj, settings)
     patched = kit.apply_patch(obj, mutation.patch)
     env = kit.env_of(patched, "train")
-    assert env["CUDA_VISIBLE_DEVICES"] == "0"
+    assert env["NVIDIA_VISIBLE_DEVICES"] == "0"
     assert env["A"] == "b"
-    assert "NVIDIA_VISIBLE_DEVICES" in env
-    assert any("CUDA_VISIBLE_DEVICES kept as set" in w for w in mutation.warnings)
+    assert "HIP_VISIBLE_DEVICES" in env
+    assert any("NVIDIA_VISIBLE_DEVICES kept as set" in w for w in mutation.warnings)
+
+
+def test_process_level_device_variables_are_left_to_the_runtime(kit, settings):
+    # nvidia-container-runtime and Ascend's runtime expose only the listed node devices,
+    # renumbered from 0: node ids in CUDA_/ASCEND_RT_VISIBLE_DEVICES would pick the wrong ones.
+    patched = kit.apply_patch(
+        obj := kit.pod(kit.container("train", vram="16Gi")), run(obj, settings).patch
+    )
+    env = kit.env_of(patched, "train")
+    assert "CUDA_VISIBLE_DEVICES" not in env
+    assert "ASCEND_RT_VISIBLE_DEVICES" not in env
 
 
 @pytest.mark.parametrize(
@@ -137,8 +146,8 @@ def test_early_binding_ascend_mounts_driver_and_pins_the_vendor(kit, settings):
     obj = kit.pod(kit.container("train", vram="32Gi"), annotations={"hcs.io/vendors": "ascend"})
     patched = kit.apply_patch(obj, run(obj, settings, Binding(vendor=Vendor.ASCEND)).patch)
     env = kit.env_of(patched, "train")
-    assert "ASCEND_RT_VISIBLE_DEVICES" in env
-    assert "CUDA_VISIBLE_DEVICES" not in env
+    assert "ASCEND_VISIBLE_DEVICES" in env
+    assert "NVIDIA_VISIBLE_DEVICES" not in env
     assert env["LD_LIBRARY_PATH"].startswith("/usr/local/hcs/lib:/usr/local/Ascend/driver/lib64")
     mounts = {m["mountPath"]: m for m in patched["spec"]["containers"][0]["volumeMounts"]}
     assert mounts["/usr/local/Ascend/driver"]["readOnly"] is True

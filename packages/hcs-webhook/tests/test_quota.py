@@ -27,8 +27,8 @@ def test_vram_over_quota_names_quota_and_figures(kit, exchange):
     with pytest.raises(Denied) as denied:
         check(kit, exchange, new, [quota(vram="40Gi")], running)
     assert str(denied.value) == (
-        "ComputeQuota team in namespace ml: vram would reach 48Gi, over its limit of 40Gi "
-        "(in use 32Gi, this pod asks 16Gi)"
+        "ComputeQuota ml/team: VRAM would be 48Gi (in use 32Gi + this pod 16Gi), "
+        "over the limit of 40Gi"
     )
 
 
@@ -37,7 +37,9 @@ def test_acu_over_quota(kit, exchange):
     running = [kit.pod(kit.container("a", tflops_fp16="156"), name="a")]
     new = kit.pod(kit.container("b", tflops_fp16="156"), name="b")
     check(kit, exchange, new, [quota(acu="100")], running)
-    with pytest.raises(Denied, match=r"acu would reach 100.00 ACU, over its limit of 80.00 ACU"):
+    with pytest.raises(
+        Denied, match=r"ACU would be 100 \(in use 50 \+ this pod 50\), over the limit of 80"
+    ):
         check(kit, exchange, new, [quota(acu="80")], running)
 
 
@@ -57,3 +59,11 @@ def test_a_quota_that_does_not_select_the_pod_does_not_apply(kit, exchange):
 def test_the_pod_itself_is_not_counted_twice(kit, exchange):
     new = kit.pod(kit.container("b", vram="16Gi"), name="same")
     check(kit, exchange, new, [quota(vram="16Gi")], [new])
+
+
+def test_a_pod_is_not_refused_for_a_unit_it_does_not_add_to(kit, exchange):
+    # The namespace is over its ACU quota already (the quota was lowered); a VRAM-only pod that
+    # fits the VRAM quota adds no ACU and is admitted.
+    running = [kit.pod(kit.container("a", tflops_fp16="312"), name="a")]
+    new = kit.pod(kit.container("b", vram="8Gi"), name="b")
+    check(kit, exchange, new, [quota(acu="50", vram="16Gi")], running)

@@ -166,9 +166,9 @@ async def test_recorded_ascend_review_is_bound_early_and_rebound(served, kit):
     names = [c["name"] for c in pod["spec"]["initContainers"]]
     assert names == ["hcs-code-finetune", "fetch-weights"]
     env = kit.env_of(pod, "finetune")
-    assert env["ASCEND_RT_VISIBLE_DEVICES"] == "0,1", "the user's explicit value wins"
+    assert env["ASCEND_VISIBLE_DEVICES"] == "0,1", "the user's explicit value wins"
     assert "NVIDIA_VISIBLE_DEVICES" not in env
-    assert any("ASCEND_RT_VISIBLE_DEVICES kept" in w for w in answer["response"]["warnings"])
+    assert any("ASCEND_VISIBLE_DEVICES kept" in w for w in answer["response"]["warnings"])
     assert served.planner.asked == [review["request"]["object"]]
     # The API server sends the patched pod again (reinvocation): nothing more to do.
     review["request"]["object"] = pod

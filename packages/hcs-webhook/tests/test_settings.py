@@ -23,7 +23,7 @@ def test_a_vendor_override_keeps_the_other_built_in_fields(tmp_path, monkeypatch
     assert settings.port == 10443, "environment beats the file"
     ascend = settings.runtime(Vendor.ASCEND)
     assert ascend.runtime_image == "cann:8"
-    assert ascend.visible_devices_env == ["ASCEND_VISIBLE_DEVICES", "ASCEND_RT_VISIBLE_DEVICES"]
+    assert ascend.visible_devices_env == ["ASCEND_VISIBLE_DEVICES"]
     assert load_settings(path, port=8000).port == 8000, "flags beat the environment"
 
 
