@@ -54,14 +54,15 @@ class VendorRuntime(BaseModel):
     refused with a message saying which setting to add."""
 
 
-# DESIGN.md's Vendors table (visible-devices variables, driver paths). Only the variable the
-# vendor's container runtime reads is set for NVIDIA and Ascend: the runtime exposes just those
-# node devices, renumbered from 0, so CUDA_VISIBLE_DEVICES / ASCEND_RT_VISIBLE_DEVICES set to
-# node ids would select the wrong devices (or none); left unset, the process sees exactly its
-# own. Library paths are each stack's documented layout. P2P switches: NCCL_P2P_DISABLE is NCCL's (RCCL, on Hygon DCU, reads
-# NCCL_* names); for Ascend, HCCL_INTRA_PCIE_ENABLE=0 with HCCL_INTRA_ROCE_ENABLE=1 moves
-# intra-server traffic to the RoCE loop (Huawei CANN env reference, HCCL_INTRA_ROCE_ENABLE,
-# hiascend.com envref_07_0082). No Cambricon CNCL switch was found documented, so none is set.
+# DESIGN.md's Vendors table (visible-devices variables, driver paths). For NVIDIA and Ascend only
+# the variable the vendor's container runtime reads is set: the runtime exposes just those node
+# devices, renumbered from 0, so CUDA_VISIBLE_DEVICES / ASCEND_RT_VISIBLE_DEVICES holding node
+# ids would select the wrong devices (or none); left unset, the process sees exactly its own.
+# Library paths are each stack's documented layout. P2P switches: NCCL_P2P_DISABLE is NCCL's
+# (RCCL, on Hygon DCU, reads NCCL_* names); for Ascend, HCCL_INTRA_PCIE_ENABLE=0 with
+# HCCL_INTRA_ROCE_ENABLE=1 moves intra-server traffic to the RoCE loop (Huawei CANN env
+# reference, HCCL_INTRA_ROCE_ENABLE, hiascend.com envref_07_0082). No Cambricon CNCL switch was
+# found documented, so none is set.
 _BUILT_IN: dict[Vendor, VendorRuntime] = {
     Vendor.NVIDIA: VendorRuntime(
         visible_devices_env=["NVIDIA_VISIBLE_DEVICES"],
