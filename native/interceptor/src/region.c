@@ -138,7 +138,9 @@ int hcs_region_attach(const char *path, char *why, size_t len) {
         snprintf(why, len, "flock: %s", strerror(errno));
     else
         rc = map_region(fd, why, len);
-    close(fd); /* also drops the flock; the mapping stays */
+    /* Unlock explicitly: the mapping keeps the open file alive, and with it the flock. */
+    (void)flock(fd, LOCK_UN);
+    close(fd);
     return rc;
 }
 
