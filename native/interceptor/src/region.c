@@ -43,14 +43,29 @@ static struct region *shared;
 static int my_slot = -1;
 static int32_t my_pid;
 static uint64_t my_start;
+static int proc_usable = -1; /* /proc shows our own PID namespace */
+
+/* /proc may belong to another PID namespace (a sandbox that did not remount it): then PIDs
+ * there are not ours, and only kill(pid, 0) can be trusted. */
+static int proc_is_ours(void) {
+    char buf[32] = "";
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    return atoi(buf) == (int)getpid();
+}
 
 /* -1: `pid` is gone; 0: found, *state and *start filled; 1: alive as far as we can tell. */
 static int proc_stat(int32_t pid, char *state, uint64_t *start) {
     char path[48], buf[512];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (proc_usable < 0)
+        proc_usable = proc_is_ours();
+    int fd = proc_usable ? open(path, O_RDONLY | O_CLOEXEC) : -1;
     if (fd < 0) {
-        if (errno == ENOENT)
+        if (proc_usable && errno == ENOENT)
             return -1;
         return (kill(pid, 0) == -1 && errno == ESRCH) ? -1 : 1; /* no /proc: ask the kernel */
     }

@@ -19,6 +19,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # the test modules import harness.py (pytest runs in importlib mode)
 
 from harness import Harness  # noqa: E402
+
 ROOT = HERE.parent
 CFLAGS = ["-std=gnu11", "-O1", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE"]
 INCLUDES = [f"-I{ROOT / 'include'}", f"-I{ROOT / 'src'}", f"-I{HERE / 'stubs'}"]
@@ -60,14 +61,29 @@ def bins(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory with the stub vendor libraries and the probe programs."""
     out = tmp_path_factory.mktemp("bin")
     for soname, source in STUBS.items():
-        _cc("-shared", "-fPIC", f"-Wl,-soname,{soname}", "-o", out / soname, HERE / "stubs" / source)
+        _cc(
+            "-shared", "-fPIC", f"-Wl,-soname,{soname}", "-o", out / soname, HERE / "stubs" / source
+        )
     progs = HERE / "progs"
     _cc("-o", out / "probe_cuda", progs / "probe_cuda.c", "-ldl", "-lpthread")
-    _cc("-DPROBE_LINKED", "-o", out / "probe_cuda_linked", progs / "probe_cuda.c",
-        out / "libcuda.so.1", "-ldl", "-lpthread")
+    _cc(
+        "-DPROBE_LINKED",
+        "-o",
+        out / "probe_cuda_linked",
+        progs / "probe_cuda.c",
+        out / "libcuda.so.1",
+        "-ldl",
+        "-lpthread",
+    )
     vendors = [out / name for name in ("libascendcl.so", "libamdhip64.so", "libcnrt.so")]
-    _cc("-o", out / "probe_vendor", progs / "probe_vendor.c", *vendors,
-        out / "libnvidia-ml.so.1", "-ldl")
+    _cc(
+        "-o",
+        out / "probe_vendor",
+        progs / "probe_vendor.c",
+        *vendors,
+        out / "libnvidia-ml.so.1",
+        "-ldl",
+    )
     _cc("-o", out / "prog_chain", progs / "prog_chain.c", out / "libchain_base.so")
     _cc("-o", out / "prog_quantity", progs / "prog_quantity.c", ROOT / "src" / "quota.c")
     return out
@@ -76,5 +92,3 @@ def bins(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def hx(bins: Path, interceptor: Path, tmp_path: Path) -> Harness:
     return Harness(bins=bins, so=interceptor, region=tmp_path / "region")
-
-

@@ -39,8 +39,12 @@ class Harness:
     so: Path
     region: Path
 
-    def env(self, quota: dict[str, str] | None = None, preload: bool = True,
-            extra: dict[str, str] | None = None) -> dict[str, str]:
+    def env(
+        self,
+        quota: dict[str, str] | None = None,
+        preload: bool = True,
+        extra: dict[str, str] | None = None,
+    ) -> dict[str, str]:
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LD_LIBRARY_PATH": str(self.bins),
@@ -53,11 +57,22 @@ class Harness:
         return env
 
     def run(self, prog: str, *steps: str, timeout: float = 30, **kwargs) -> Result:
-        done = subprocess.run([str(self.bins / prog), *steps], env=self.env(**kwargs),
-                              capture_output=True, text=True, timeout=timeout, check=False)
+        done = subprocess.run(
+            [str(self.bins / prog), *steps],
+            env=self.env(**kwargs),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
         return Result(done.returncode, done.stdout, done.stderr)
 
     def popen(self, prog: str, *steps: str, **kwargs) -> subprocess.Popen[str]:
-        return subprocess.Popen([str(self.bins / prog), *steps], env=self.env(**kwargs),
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            [str(self.bins / prog), *steps],
+            env=self.env(**kwargs),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )

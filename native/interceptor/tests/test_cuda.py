@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from harness import MiB, Harness
+from harness import Harness, MiB
 
 QUOTA = {"HCS_VRAM_QUOTA": "64Mi"}
 OOM = 2  # CUDA_ERROR_OUT_OF_MEMORY
@@ -63,8 +63,9 @@ def test_mem_get_info_reports_the_slice(hx: Harness) -> None:
 
 
 def test_mem_get_info_never_promises_more_than_the_device_has(hx: Harness) -> None:
-    r = hx.run("probe_cuda", "alloc:mem:16M", "info", quota=QUOTA,
-               extra={"HCS_STUB_VRAM": str(32 * MiB)})
+    r = hx.run(
+        "probe_cuda", "alloc:mem:16M", "info", quota=QUOTA, extra={"HCS_STUB_VRAM": str(32 * MiB)}
+    )
     assert r.field("info", "total") == [32 * MiB]
     assert r.field("info", "free") == [16 * MiB]
 
@@ -77,8 +78,14 @@ def test_per_device_quota_overrides_the_all_device_one(hx: Harness) -> None:
 
 
 def test_device_without_quota_is_not_limited(hx: Harness) -> None:
-    r = hx.run("probe_cuda", "dev=1", "fill:mem:4M", "info", quota={"HCS_VRAM_QUOTA_0": "16Mi"},
-               extra={"HCS_STUB_VRAM": str(128 * MiB)})
+    r = hx.run(
+        "probe_cuda",
+        "dev=1",
+        "fill:mem:4M",
+        "info",
+        quota={"HCS_VRAM_QUOTA_0": "16Mi"},
+        extra={"HCS_STUB_VRAM": str(128 * MiB)},
+    )
     assert r.field("fill", "count") == [32]  # up to the (fake) device's own size
     assert r.field("info", "total") == [128 * MiB]
     assert r.stderr == ""
@@ -86,8 +93,16 @@ def test_device_without_quota_is_not_limited(hx: Harness) -> None:
 
 def test_vmm_handles_are_accounted_on_the_property_device(hx: Harness) -> None:
     quota = {"HCS_VRAM_QUOTA_0": "64Mi", "HCS_VRAM_QUOTA_1": "8Mi"}
-    r = hx.run("probe_cuda", "dev=1", "alloc:create:8M", "alloc:create:1M", "free",
-               "free", "alloc:create:8M", quota=quota)
+    r = hx.run(
+        "probe_cuda",
+        "dev=1",
+        "alloc:create:8M",
+        "alloc:create:1M",
+        "free",
+        "free",
+        "alloc:create:8M",
+        quota=quota,
+    )
     assert r.field("alloc", "rc") == [0, OOM, 0]
     assert r.field("free", "rc") == [0]
 
@@ -125,7 +140,9 @@ LOOKUPS = [
 ]
 
 
-@pytest.mark.parametrize(("path", "step", "owner"), LOOKUPS, ids=[f"{p}-{s}" for p, s, _ in LOOKUPS])
+@pytest.mark.parametrize(
+    ("path", "step", "owner"), LOOKUPS, ids=[f"{p}-{s}" for p, s, _ in LOOKUPS]
+)
 def test_lookups_return_wrappers_only_for_hooked_entry_points(
     hx: Harness, path: str, step: str, owner: str
 ) -> None:

@@ -43,8 +43,9 @@ BAD = {
 
 
 def run(bins: Path, *args: str) -> list[str]:
-    done = subprocess.run([str(bins / "prog_quantity"), *args], capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run(
+        [str(bins / "prog_quantity"), *args], capture_output=True, text=True, check=True
+    )
     return done.stdout.splitlines()
 
 
@@ -69,7 +70,9 @@ def test_per_device_variables_override_the_all_device_one(bins: Path) -> None:
 
 def test_only_per_device_variables_limit_only_those_devices(bins: Path) -> None:
     out = run(bins, "--env", "HCS_VRAM_QUOTA_3=1Gi")
-    assert [line for line in out if line.startswith("quota")] == [f"quota 3 {Gi} HCS_VRAM_QUOTA_3=1Gi"]
+    assert [line for line in out if line.startswith("quota")] == [
+        f"quota 3 {Gi} HCS_VRAM_QUOTA_3=1Gi"
+    ]
 
 
 def test_no_variable_means_inactive_and_default_region_per_pid_namespace(bins: Path) -> None:
@@ -78,8 +81,10 @@ def test_no_variable_means_inactive_and_default_region_per_pid_namespace(bins: P
     assert out[-1].startswith("shm=/dev/shm/hcs-interceptor-")
 
 
-@pytest.mark.parametrize("entry", ["HCS_VRAM_QUOTA_32=1Gi", "HCS_VRAM_QUOTA_=1Gi",
-                                   "HCS_VRAM_QUOTAS=1Gi", "HCS_VRAM_QUOTA=1Gb"])
+@pytest.mark.parametrize(
+    "entry",
+    ["HCS_VRAM_QUOTA_32=1Gi", "HCS_VRAM_QUOTA_=1Gi", "HCS_VRAM_QUOTAS=1Gi", "HCS_VRAM_QUOTA=1Gb"],
+)
 def test_malformed_variables_make_the_configuration_invalid(bins: Path, entry: str) -> None:
     out = run(bins, "--env", "HCS_VRAM_QUOTA_0=1Gi", entry)
     assert out[0] == "active=1 invalid=1"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from harness import MiB, Harness
+from harness import Harness, MiB
 
 QUOTA = {"HCS_VRAM_QUOTA": "64Mi"}
 
@@ -31,8 +31,14 @@ def test_cpu_only_programs_run_unaffected(hx: Harness) -> None:
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         assert (done.returncode, done.stderr) == (0, "")
     script = "import ctypes, json; print(json.dumps(ctypes.CDLL(None).getpid() > 0))"
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                          text=True, check=False, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert (done.returncode, done.stdout, done.stderr) == (0, "true\n", "")
     assert not hx.region.exists()  # nothing allocated, nothing created
 
@@ -40,8 +46,9 @@ def test_cpu_only_programs_run_unaffected(hx: Harness) -> None:
 def test_missing_vendor_library_is_not_an_error(hx: Harness) -> None:
     env = hx.env(quota=QUOTA)
     env["LD_LIBRARY_PATH"] = ""
-    done = subprocess.run([str(hx.bins / "probe_cuda"), "info"], env=env, capture_output=True,
-                          text=True, check=False)
+    done = subprocess.run(
+        [str(hx.bins / "probe_cuda"), "info"], env=env, capture_output=True, text=True, check=False
+    )
     assert done.stdout.startswith("no libcuda")  # the program's own handling, nothing of ours
     assert done.stderr == ""
 
@@ -49,8 +56,9 @@ def test_missing_vendor_library_is_not_an_error(hx: Harness) -> None:
 def test_rtld_next_keeps_meaning_for_other_interposers(hx: Harness) -> None:
     env = hx.env(quota=QUOTA)
     env["LD_PRELOAD"] = f"{hx.so} {hx.bins / 'libchain_shim.so'}"
-    done = subprocess.run([str(hx.bins / "prog_chain")], env=env, capture_output=True,
-                          text=True, check=False)
+    done = subprocess.run(
+        [str(hx.bins / "prog_chain")], env=env, capture_output=True, text=True, check=False
+    )
     assert done.stdout == "chain=42\n", done.stderr
 
 
@@ -69,8 +77,12 @@ def test_malformed_per_device_variable_fails_closed(hx: Harness) -> None:
 
 
 def test_unusable_region_fails_closed(hx: Harness) -> None:
-    r = hx.run("probe_cuda", "alloc:mem:1M", quota=QUOTA,
-               extra={"HCS_SHM_PATH": str(hx.region / "missing-dir" / "region")})
+    r = hx.run(
+        "probe_cuda",
+        "alloc:mem:1M",
+        quota=QUOTA,
+        extra={"HCS_SHM_PATH": str(hx.region / "missing-dir" / "region")},
+    )
     assert r.field("alloc", "rc") == [2]
     assert "is unusable (open: No such file or directory)" in r.stderr
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 
-from harness import MiB, Harness
+from harness import Harness, MiB
 
 QUOTA = {"HCS_VRAM_QUOTA": "64Mi"}
 
@@ -62,8 +62,13 @@ def test_two_processes_share_one_quota(hx: Harness) -> None:
 
 
 def test_process_killed_mid_allocation_is_reclaimed(hx: Harness) -> None:
-    victim = hx.popen("probe_cuda", "alloc:mem:16M", "alloc:mem:32M", quota=QUOTA,
-                      extra={"HCS_STUB_ALLOC_SLEEP_MS": "300"})
+    victim = hx.popen(
+        "probe_cuda",
+        "alloc:mem:16M",
+        "alloc:mem:32M",
+        quota=QUOTA,
+        extra={"HCS_STUB_ALLOC_SLEEP_MS": "300"},
+    )
     read_until(victim, "stub: allocating")
     read_until(victim, "alloc mem rc=0")
     read_until(victim, "stub: allocating")  # 16 MiB held, 32 MiB reserved, the device call running
@@ -93,8 +98,7 @@ def test_killed_process_is_reclaimed_before_it_is_reaped(hx: Harness) -> None:
 
 
 def test_forked_child_has_its_own_slot_in_the_shared_quota(hx: Harness) -> None:
-    r = hx.run("probe_cuda", "alloc:mem:32M", "forkalloc:32M", "forkalloc:48M", "info",
-               quota=QUOTA)
+    r = hx.run("probe_cuda", "alloc:mem:32M", "forkalloc:32M", "forkalloc:48M", "info", quota=QUOTA)
     # The first child fits beside its parent; the second does not; dead children are reclaimed.
     assert r.field("child", "rc") == [0, 2]
     assert r.field("info", "free") == [32 * MiB]

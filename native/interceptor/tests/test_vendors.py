@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-
 import pytest
-from harness import MiB, Harness
+from harness import Harness, MiB
 
 QUOTA = {"HCS_VRAM_QUOTA": "64Mi"}
 
@@ -14,14 +13,25 @@ VENDORS = {
     "hip": (2, ["plain", "managed"], "hipMalloc"),
     "cnrt": (100100, ["plain"], "cnrtMalloc"),
 }
-CASES = [(v, k, p) for v, (_, kinds, _) in VENDORS.items() for k in kinds for p in ("direct", "dlsym")]
+CASES = [
+    (v, k, p) for v, (_, kinds, _) in VENDORS.items() for k in kinds for p in ("direct", "dlsym")
+]
 
 
 @pytest.mark.parametrize(("vendor", "kind", "path"), CASES, ids=["-".join(c) for c in CASES])
 def test_quota_holds(hx: Harness, vendor: str, kind: str, path: str) -> None:
     oom = VENDORS[vendor][0]
-    r = hx.run("probe_vendor", vendor, f"path={path}", f"fill:{kind}:4M", "info",
-               f"alloc:{kind}:4M", "free", "info", quota=QUOTA)
+    r = hx.run(
+        "probe_vendor",
+        vendor,
+        f"path={path}",
+        f"fill:{kind}:4M",
+        "info",
+        f"alloc:{kind}:4M",
+        "free",
+        "info",
+        quota=QUOTA,
+    )
     # cached / managed are implemented through plain in the stubs: counted once, not twice
     assert r.field("fill", "count") == [16], r.stdout + r.stderr
     assert r.field("alloc", "rc") == [oom]
@@ -56,15 +66,24 @@ def test_nvml_shows_the_slice(hx: Harness, path: str) -> None:
         holder.communicate(timeout=30)
     lines = [line.split() for line in r.lines]
     assert lines[0] == ["nvml", "rc=0", f"total={64 * MiB}", f"free={48 * MiB}", f"used={16 * MiB}"]
-    assert lines[1][1:] == ["rc=0", f"total={64 * MiB}", f"free={48 * MiB}", f"used={16 * MiB}",
-                            "reserved=0"]
+    assert lines[1][1:] == [
+        "rc=0",
+        f"total={64 * MiB}",
+        f"free={48 * MiB}",
+        f"used={16 * MiB}",
+        "reserved=0",
+    ]
     assert lines[2][2:] == [f"total={64 * MiB}", f"free={64 * MiB}", "used=0"]  # device 1
 
 
 def test_nvml_without_quota_is_untouched(hx: Harness) -> None:
     r = hx.run("probe_vendor", "nvml", "info:0")
-    assert r.lines[1].split()[2:] == [f"total={1024 * MiB}", f"free={1023 * MiB}", "used=0",
-                                      f"reserved={MiB}"]
+    assert r.lines[1].split()[2:] == [
+        f"total={1024 * MiB}",
+        f"free={1023 * MiB}",
+        "used=0",
+        f"reserved={MiB}",
+    ]
 
 
 def test_probe_runs_without_interceptor(hx: Harness) -> None:
