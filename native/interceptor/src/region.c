@@ -36,6 +36,8 @@ struct region {
     uint64_t magic;
     uint32_t layout, slots, devices, size;
     pthread_mutex_t lock;
+    uint32_t high; /* slots at and above this index have never been claimed */
+    uint32_t unused;
     struct slot slot[HCS_SLOTS];
 };
 
@@ -179,7 +181,7 @@ static int claim_slot(void) {
             my_start = 0;
     }
     int chosen = -1;
-    for (int i = 0; i < HCS_SLOTS; i++) {
+    for (int i = 0; i < (int)shared->high; i++) {
         struct slot *s = &shared->slot[i];
         if (s->pid == my_pid) /* left by an earlier program of this PID (exec) */
             clear_slot(s);
@@ -188,7 +190,11 @@ static int claim_slot(void) {
         if (s->pid == 0 && chosen < 0)
             chosen = i;
     }
+    if (chosen < 0 && shared->high < HCS_SLOTS)
+        chosen = (int)shared->high;
     if (chosen >= 0) {
+        if (chosen >= (int)shared->high)
+            shared->high = (uint32_t)chosen + 1;
         shared->slot[chosen].start_time = my_start;
         __atomic_store_n(&shared->slot[chosen].pid, my_pid, __ATOMIC_RELEASE);
     }
@@ -204,7 +210,7 @@ int hcs_region_my_slot(void) {
 
 uint64_t hcs_region_used(int dev, int reclaim) {
     uint64_t total = 0;
-    for (int i = 0; i < HCS_SLOTS; i++) {
+    for (int i = 0; i < (int)shared->high; i++) {
         struct slot *s = &shared->slot[i];
         if (s->pid == 0)
             continue;
