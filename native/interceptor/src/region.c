@@ -214,7 +214,9 @@ uint64_t hcs_region_used(int dev, int reclaim) {
         struct slot *s = &shared->slot[i];
         if (s->pid == 0)
             continue;
-        if (reclaim && i != my_slot && slot_is_dead(s)) {
+        /* A slot of our own PID that is not ours was left by the program before exec(). */
+        int stale = s->pid == (my_pid ? my_pid : getpid()) && i != my_slot;
+        if (reclaim && i != my_slot && (stale || slot_is_dead(s))) {
             clear_slot(s);
             continue;
         }

@@ -109,3 +109,10 @@ def test_region_is_created_once_and_reused(hx: Harness) -> None:
     assert hx.region.stat().st_mode & 0o777 == 0o666  # every user of the container can attach
     r = hx.run("probe_cuda", "info", quota=QUOTA)
     assert r.field("info", "free") == [64 * MiB]  # the first process is gone: reclaimed
+
+
+def test_exec_returns_the_slot_of_the_program_it_replaced(hx: Harness) -> None:
+    # Same PID, same start time: only the new program knows the old one's memory is gone.
+    r = hx.run("probe_cuda", "alloc:mem:48M", "execself", "info", "alloc:mem:32M", quota=QUOTA)
+    assert r.field("info", "free") == [64 * MiB]
+    assert r.field("alloc", "rc") == [0, 0]

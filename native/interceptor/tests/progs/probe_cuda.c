@@ -8,6 +8,7 @@
  *                          cudaVersion VER, legacy or per-thread default stream flags
  *   dev=N  alloc:API:BYTES  free  freeall  info  fill:API:CHUNK  threads:N:CHUNK
  *   which:NAME  errno:API:BYTES  forkalloc:BYTES  stubused  wait
+ *   execself STEP...   exec() this program again with the remaining steps
  * API is one of mem pitch managed create async pool. Sizes accept K and M suffixes.
  */
 #include <dlfcn.h>
@@ -265,7 +266,14 @@ int main(int argc, char **argv) {
         printf("no libcuda: %s\n", dlerror());
         return 2;
     }
-    for (int i = 1; i < argc; i++)
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "execself") == 0) {
+            argv[i] = argv[0];
+            execv("/proc/self/exe", argv + i);
+            printf("exec failed\n");
+            return 2;
+        }
         step(argv[i]);
+    }
     return 0;
 }
