@@ -86,6 +86,13 @@ def bins(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     _cc("-o", out / "prog_chain", progs / "prog_chain.c", out / "libchain_base.so")
     _cc("-o", out / "prog_quantity", progs / "prog_quantity.c", ROOT / "src" / "quota.c")
+    _cc(
+        "-o",
+        out / "prog_lock_and_die",
+        progs / "prog_lock_and_die.c",
+        ROOT / "src" / "region.c",
+        "-lpthread",
+    )
     return out
 
 

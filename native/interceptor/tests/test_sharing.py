@@ -116,3 +116,18 @@ def test_exec_returns_the_slot_of_the_program_it_replaced(hx: Harness) -> None:
     r = hx.run("probe_cuda", "alloc:mem:48M", "execself", "info", "alloc:mem:32M", quota=QUOTA)
     assert r.field("info", "free") == [64 * MiB]
     assert r.field("alloc", "rc") == [0, 0]
+
+
+def test_process_dying_inside_the_lock_does_not_wedge_the_container(hx: Harness) -> None:
+    hx.run("probe_cuda", "alloc:mem:16M", quota=QUOTA)  # creates the region
+    died = subprocess.run(
+        [str(hx.bins / "prog_lock_and_die"), str(hx.region)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert died.stdout == "locked\n"
+    r = hx.run("probe_cuda", "alloc:mem:16M", "info", quota=QUOTA, timeout=30)
+    assert r.field("alloc", "rc") == [0]  # EOWNERDEAD: the lock is made consistent and taken
+    assert r.field("info", "free") == [48 * MiB]
