@@ -3,8 +3,8 @@
  * Modules: quota.c (configuration from the environment), region.c (the shared-memory region
  * with one slot per process), ptrmap.c (pointer -> size of this process's allocations),
  * account.c (reserve / commit / release / virtualised memory info), symbols.c (the one path
- * that loads real symbols), guard.c (initialisation, recursion guard, fork handling), and one
- * hook_*.c per vendor API.
+ * that loads real symbols), dlsym.c (dlsym interposition), guard.c (initialisation, recursion
+ * guard, fork handling, messages), and one hook_*.c per vendor API.
  */
 #ifndef HCS_H
 #define HCS_H
