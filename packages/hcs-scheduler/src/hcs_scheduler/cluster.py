@@ -158,20 +158,18 @@ class Cluster:
             self.dev_vram_free[n],
             self.dev_pods[n],
         )
+        overcommitted = False
         for slot in allocation.devices:  # a handful of slots: scalar updates beat fancy indexing
-            share_free[slot] += sign * allocation.share
-            vram_free[slot] += sign * allocation.vram
+            share = int(share_free[slot]) + sign * allocation.share
+            vram = int(vram_free[slot]) + sign * allocation.vram
+            share_free[slot], vram_free[slot] = share, vram
             pods[slot] -= sign
+            overcommitted = overcommitted or share < 0 or vram < 0
         if allocation.devices:
             self.share_counts[n][allocation.share] -= sign
         self.cpu_free[n] += sign * allocation.cpu_milli
         self.mem_free[n] += sign * allocation.memory_mib
-        if (
-            share_free.min() < 0
-            or vram_free.min() < 0
-            or self.cpu_free[n] < 0
-            or self.mem_free[n] < 0
-        ):
+        if overcommitted or self.cpu_free[n] < 0 or self.mem_free[n] < 0:
             self._apply(allocation, -sign)  # undo: a refused allocation changes nothing
             raise ValueError(f"allocation {allocation} overcommits node {self.nodes[n].name}")
         self._refresh_node(n)
