@@ -178,13 +178,7 @@ class Decider:
         self._check_quota(pod, request)
         cluster = self.state.cluster()
         name = str((pod.get("metadata") or {}).get("name") or "pod")
-        # filter and prioritize of one scheduling cycle ask the same: resolve once per snapshot.
-        key = (request, self.state.version)
-        resolved = self._resolved.get(key)
-        if resolved is None:
-            resolved = self._resolved[key] = self._resolve(name, request, cluster)
-            while len(self._resolved) > RESOLVED_CACHE:
-                self._resolved.pop(next(iter(self._resolved)))
+        resolved = self._resolve(name, request, cluster)
         if not resolved.allowed.any():
             raise Unschedulable(
                 "; ".join(resolved.reasons) or "no device model in the cluster can serve it"
@@ -208,9 +202,17 @@ class Decider:
         return self._policy[1]
 
     def _resolve(self, name: str, request: PodRequest, cluster: Cluster) -> PlacementRequest:
-        return request_from_pod(
-            name, request, cluster.models, cluster.vendors, self.exchange, max(cluster.slots, 1)
-        )
+        """Per model plans of `request`, once per request shape and snapshot: filter and
+        prioritize of a cycle, and the policy's mix, ask for the same ones again and again."""
+        key = (request, self.state.version)
+        resolved = self._resolved.get(key)
+        if resolved is None:
+            resolved = self._resolved[key] = request_from_pod(
+                name, request, cluster.models, cluster.vendors, self.exchange, max(cluster.slots, 1)
+            )
+            while len(self._resolved) > RESOLVED_CACHE:
+                self._resolved.pop(next(iter(self._resolved)))
+        return resolved
 
     def _remember(self, request: PodRequest) -> None:
         self._recent.append(request)
