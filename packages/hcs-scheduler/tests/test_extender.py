@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
 from hcs_api import read_allocation
@@ -317,8 +318,6 @@ async def test_readyz_waits_for_the_first_sync_and_metrics_count_decisions() -> 
 
 @pytest.mark.asyncio
 async def test_static_mode_filters_from_a_file_and_refuses_to_bind(tmp_path: Path) -> None:
-    import yaml
-
     cluster = tmp_path / "cluster.yaml"
     cluster.write_text(yaml.safe_dump(NODES))
     extender = build_extender(ExtenderSettings(cluster=cluster), None)
@@ -332,8 +331,6 @@ async def test_static_mode_filters_from_a_file_and_refuses_to_bind(tmp_path: Pat
 
 
 def test_the_shipped_scheduler_configuration_matches_the_server() -> None:
-    import yaml
-
     from hcs_api.names import Resource
     from hcs_scheduler.extender.app import create_app as make_app
 
@@ -352,3 +349,54 @@ def test_the_shipped_scheduler_configuration_matches_the_server() -> None:
     }
     for verb in ("filterVerb", "prioritizeVerb", "bindVerb"):
         assert f"/{extender[verb]}" in routes
+
+
+@pytest.mark.asyncio
+async def test_what_is_held_is_summed_into_computenode_status(harness: Harness) -> None:
+    writer = harness.extender.status_writer
+    assert writer is not None
+    harness.kube.apply(Kind.POD, pod("s1", vram="30Gi"))
+    harness.kube.apply(Kind.POD, pod("s2", vram="30Gi"))
+    for name in ("s1", "s2"):
+        args = {"PodName": name, "PodNamespace": "ml", "PodUID": f"uid-{name}", "Node": "gpu-h100"}
+        assert (await harness.post("/bind", args))["Error"] == ""
+    assert await writer.write_changed() == 1  # only the H100 node holds anything
+    devices = harness.kube.objects[Kind.COMPUTE_NODE][("", "gpu-h100")]["status"]["devices"]
+    # Two 30Gi slices, on one device or two (the policy's choice).
+    assert sum(d["pods"] for d in devices) == 2
+    assert {d["vram"] for d in devices} <= {"30Gi", "60Gi"}
+    await harness.settle()
+    assert await writer.write_changed() == 0  # unchanged: nothing written again
+    harness.kube.delete(Kind.POD, "ml", "s1")
+    await harness.settle()
+    assert await writer.write_changed() == 1
+    devices = harness.kube.objects[Kind.COMPUTE_NODE][("", "gpu-h100")]["status"]["devices"]
+    assert [(d["vram"], d["pods"]) for d in devices] == [("30Gi", 1)]
+    assert writer.state.holds("uid-s1") is None
+
+
+def test_status_devices_scale_the_devices_throughput_by_the_share_held() -> None:
+    from hcs_api import ContainerAllocation, PodAllocation
+    from hcs_api.v1alpha1 import ComputeNode
+    from hcs_scheduler.extender.status import device_allocations
+
+    path = Path(__file__).absolute().parents[3] / "deploy" / "examples" / "computenode-h100.yaml"
+    node = ComputeNode.model_validate(yaml.safe_load(path.read_text()))
+    held = [
+        PodAllocation(
+            node="gpu-h100-01",
+            vendor="nvidia",
+            model="H100-SXM5-80G",
+            vram=20 * GI,
+            share=250,
+            containers=[ContainerAllocation(container="c", devices=["2"], vram=20 * GI, share=250)],
+        )
+    ]
+    (device,) = device_allocations(node, held)
+    # A quarter of an H100 SXM: 989.5 / 4 FP16 and BF16 TFLOPS, 67 / 4 FP32, 1979 / 4 INT8 TOPS.
+    assert device == {
+        "id": "2",
+        "vram": "20Gi",
+        "compute": {"fp16": "247375m", "bf16": "247375m", "fp32": "16750m", "int8": "494750m"},
+        "pods": 1,
+    }

@@ -220,6 +220,19 @@ async def test_patch_sends_a_json_merge_patch_of_the_annotations(kmock, kube):
     assert after["metadata"]["annotations"] == {"keep": "1", "hcs.io/node": "gpu-h100-01"}
 
 
+async def test_status_devices_go_as_a_merge_patch_of_the_status_subresource(kmock, kube):
+    node = example("computenode-h100.yaml")
+    kmock.objects[NODES, None, "gpu-h100-01"] = node
+    devices = [{"id": "0", "vram": "40Gi", "compute": {}, "pods": 1}]
+
+    await kube.patch_computenode_status("gpu-h100-01", {"devices": devices})
+
+    path = "/apis/hcs.io/v1alpha1/computenodes/gpu-h100-01/status"
+    (request,) = received(kmock, "PATCH", path)
+    assert request.headers.get("Content-Type") == "application/merge-patch+json"
+    assert request.data == {"status": {"devices": devices}}
+
+
 async def test_bind_posts_a_binding_and_accepts_the_status_it_gets_back(kmock, kube):
     path = "/api/v1/namespaces/research/pods/train-0/binding"
     # kmock has no pods/binding subresource: answer as the API server does (201 and a Status).

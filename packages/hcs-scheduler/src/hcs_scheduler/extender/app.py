@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -25,6 +25,7 @@ from hcs_scheduler.extender.binder import Binder
 from hcs_scheduler.extender.decide import Decider
 from hcs_scheduler.extender.metrics import ExtenderMetrics
 from hcs_scheduler.extender.state import ClusterState
+from hcs_scheduler.extender.status import StatusWriter
 from hcs_scheduler.extender.sync import Syncer
 from hcs_scheduler.extender.wire import ExtenderArgs, ExtenderBindingArgs
 
@@ -53,6 +54,8 @@ class Extender:
     metrics: ExtenderMetrics
     syncer: Syncer | None = None
     """Follows the API server; None in static mode (the state is filled from a file)."""
+    status_writer: StatusWriter | None = None
+    """Sums allocations into ComputeNode status.devices; None in static mode."""
 
 
 EXTENDER_KEY = web.AppKey("extender", Extender)
@@ -68,14 +71,17 @@ def create_app(extender: Extender, max_body_bytes: int = 64 << 20) -> web.Applic
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/metrics", _metrics)
-    if extender.syncer is not None:
-        app.cleanup_ctx.append(_follow_api(extender.syncer))
+    for loop in (extender.syncer, extender.status_writer):
+        if loop is not None:
+            app.cleanup_ctx.append(_background(loop.run))
     return app
 
 
-def _follow_api(syncer: Syncer) -> Callable[[web.Application], Any]:
+def _background(run: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[web.Application], Any]:
+    """A task that lives as long as the app (the watch loop, the status writer)."""
+
     async def context(app: web.Application) -> Any:
-        task = asyncio.create_task(syncer.run())
+        task = asyncio.create_task(run())
         yield
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

@@ -14,6 +14,7 @@ from hcs_scheduler.extender.metrics import ExtenderMetrics
 from hcs_scheduler.extender.settings import ExtenderSettings
 from hcs_scheduler.extender.state import ClusterState
 from hcs_scheduler.extender.static import read_computenodes
+from hcs_scheduler.extender.status import StatusWriter
 from hcs_scheduler.extender.sync import Syncer
 
 
@@ -43,4 +44,7 @@ def build_extender(
         binder=Binder(state, decider, kube, settings.assume_ttl),
         metrics=ExtenderMetrics(state, exchange),
         syncer=Syncer(state, kube) if kube is not None else None,
+        status_writer=(
+            StatusWriter(state, kube, settings.status_interval) if kube is not None else None
+        ),
     )

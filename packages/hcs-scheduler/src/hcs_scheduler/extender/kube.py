@@ -83,6 +83,10 @@ class KubePort(Protocol):
         """Create the pod's Binding to `node`; raises NotFound or Conflict."""
         ...
 
+    async def patch_computenode_status(self, name: str, status: dict[str, Any]) -> None:
+        """Merge-patch the ComputeNode's status subresource; raises NotFound."""
+        ...
+
 
 def object_key(obj: JsonObject) -> tuple[str, str]:
     """(namespace, name) of an API object ("" namespace for cluster-scoped ones)."""
@@ -167,6 +171,17 @@ class InMemoryKube:
             raise Conflict(f"pod {namespace}/{name} is already bound", 409)
         pod.setdefault("spec", {})["nodeName"] = node
         self.apply(Kind.POD, pod)
+
+    async def patch_computenode_status(self, name: str, status: dict[str, Any]) -> None:
+        await asyncio.sleep(self.delay)
+        self.calls.append(("status", name))
+        self._maybe_fail("patch_computenode_status")
+        node = self.objects[Kind.COMPUTE_NODE].get(("", name))
+        if node is None:
+            raise NotFound(f"computenode {name} not found", 404)
+        node = copy.deepcopy(node)
+        node.setdefault("status", {}).update(status)
+        self.apply(Kind.COMPUTE_NODE, node)
 
     def _maybe_fail(self, method: str) -> None:
         error = self.fail_next.pop(method, None)

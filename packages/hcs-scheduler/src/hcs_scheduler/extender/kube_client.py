@@ -186,6 +186,20 @@ class KubernetesKube:
             _headers={"Content-Type": "application/json"},
         )
 
+    async def patch_computenode_status(self, name: str, status: dict[str, Any]) -> None:
+        # A merge patch of the status subresource: the agent owns the rest of status (it applies
+        # heartbeat, conditions and capacity server-side); the extender writes only `devices`.
+        await self._call(
+            f"computenode {name} status",
+            self._custom.patch_cluster_custom_object_status,
+            GROUP,
+            VERSION,
+            "computenodes",
+            name,
+            {"status": status},
+            _content_type=MERGE_PATCH,
+        )
+
     # -- helpers
     def _lister(self, resource: _Resource) -> Callable[..., Any]:
         """The list call of `resource` across all namespaces (it also serves its watch)."""

@@ -25,6 +25,8 @@ class ExtenderSettings(BaseSettings):
     """Static mode: a YAML list of ComputeNode objects served without an API server."""
     kubeconfig: Path | None = None
     """Kubeconfig to reach the API server; unset: in-cluster configuration."""
+    status_interval: float = Field(default=10.0, gt=0)
+    """Seconds between writes of what is allocated into ComputeNode status.devices."""
     assume_ttl: float = Field(default=30.0, gt=0)
     """Seconds a bind may take before its reserved devices are released."""
     max_body_bytes: int = Field(default=64 << 20, gt=0)
