@@ -8,6 +8,7 @@ question). Quota is checked first: a namespace over its ComputeQuota fits nowher
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -89,21 +90,22 @@ class Decider:
             return ExtenderFilterResult(node_names=list(names))
         self._remember(asked.pod)
         cluster, request = asked.cluster, asked.placement
-        # Python lists: thousands of scalar lookups are several times faster than on arrays.
-        fits = device_fit(cluster, request).nodes.tolist()
-        states = cluster.state_ids.tolist()
-        passed, failed, unresolvable = [], {}, {}
+        rows = np.array(self._rows(names), dtype=np.int64)
+        # One extra row stands for names without a ComputeNode (row -1): never fits.
+        fits = np.append(device_fit(cluster, request).nodes, False)[rows]
+        passed = list(itertools.compress(names, fits.tolist()))
+        failed, unresolvable = {}, {}
         reasons: dict[int, str] = {}  # per node state: nodes in one state fail alike
-        for name, index in zip(names, self._rows(names), strict=True):
+        states = cluster.state_ids
+        for position in np.flatnonzero(~fits).tolist():
+            name, index = names[position], int(rows[position])
             if index < 0:
                 unresolvable[name] = NO_COMPUTENODE
-            elif fits[index]:
-                passed.append(name)
-            else:
-                state = states[index]
-                if state not in reasons:
-                    reasons[state] = explain(cluster, request, index)
-                failed[name] = reasons[state]
+                continue
+            state = int(states[index])
+            if state not in reasons:
+                reasons[state] = explain(cluster, request, index)
+            failed[name] = reasons[state]
         return ExtenderFilterResult(
             node_names=passed, failed_nodes=failed, failed_and_unresolvable_nodes=unresolvable
         )
