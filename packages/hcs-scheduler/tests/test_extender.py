@@ -400,3 +400,17 @@ def test_status_devices_scale_the_devices_throughput_by_the_share_held() -> None
         "compute": {"fp16": "247375m", "bf16": "247375m", "fp32": "16750m", "int8": "494750m"},
         "pods": 1,
     }
+
+
+@pytest.mark.parametrize(
+    "hosts",
+    [["gpu-01", "rack2.gpu-02"], ['odd"name', "back\\slash"], ["new\nline", "x"], []],
+    ids=["dns-names", "names-needing-escapes", "newline-in-a-name", "empty"],
+)
+def test_host_priorities_encode_as_json_whatever_the_names(hosts: list[str]) -> None:
+    from hcs_scheduler.extender.wire import encode_host_priorities
+
+    pairs = [(host, i % 11) for i, host in enumerate(hosts)]
+    assert json.loads(encode_host_priorities(pairs)) == [
+        {"Host": host, "Score": score} for host, score in pairs
+    ]

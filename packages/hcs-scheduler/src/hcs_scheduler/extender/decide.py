@@ -110,14 +110,14 @@ class Decider:
             node_names=passed, failed_nodes=failed, failed_and_unresolvable_nodes=unresolvable
         )
 
-    def prioritize(self, pod: dict[str, Any], names: list[str]) -> list[dict[str, Any]]:
-        """HostPriorityList (as wire dicts: thousands of hosts, no per-host model objects)."""
+    def prioritize(self, pod: dict[str, Any], names: list[str]) -> list[tuple[str, int]]:
+        """(host, 0-10 score) per name: thousands of hosts, so plain pairs, not model objects."""
         try:
             asked = self.ask(pod)
         except Unschedulable:
             asked = None
         if asked is None:
-            return [{"Host": name, "Score": 0} for name in names]
+            return [(name, 0) for name in names]
         cluster = asked.cluster
         rows = np.array(self._rows(names), dtype=np.int64)
         among = np.zeros(cluster.size, dtype=bool)
@@ -129,7 +129,7 @@ class Decider:
         scaled = normalise(scored.scores) * (MAX_EXTENDER_PRIORITY / 100)
         per_node[decision.candidates] = np.clip(np.rint(scaled), 0, MAX_EXTENDER_PRIORITY)
         scores = per_node[rows].tolist()
-        return [{"Host": name, "Score": score} for name, score in zip(names, scores, strict=True)]
+        return list(zip(names, scores, strict=True))
 
     def choose(self, pod: dict[str, Any], node: str) -> PodAllocation:
         """The allocation for `pod` on `node`; raises Unschedulable saying why there is none."""
@@ -222,8 +222,7 @@ class Decider:
 
     def _rows(self, names: list[str]) -> list[int]:
         """Each name's row in the snapshot; -1 (and, as an index, the extra row) if unknown."""
-        indices = self.state.index()
-        return [indices.get(name, -1) for name in names]
+        return list(map(self.state.index().__getitem__, names))
 
     def _mask(self, names: list[str]) -> np.ndarray:
         mask = np.zeros(self.state.cluster().size, dtype=bool)

@@ -56,6 +56,17 @@ class _Held:
     """Monotonic deadline of an assumption; None for a bound pod's allocation."""
 
 
+class Rows(dict[str, int]):
+    """Node name -> row of the snapshot; -1 for a name without a ComputeNode.
+
+    A missing key answers -1 instead of raising, so thousands of names map to rows with the C
+    loop of `map(rows.__getitem__, names)`.
+    """
+
+    def __missing__(self, name: str) -> int:
+        return -1
+
+
 class ClusterState:
     """The cache. `clock` is monotonic seconds (tests pass a fake)."""
 
@@ -69,7 +80,7 @@ class ClusterState:
         self._deadlines: list[tuple[float, str]] = []
         """Heap of (expiry, uid) of assumptions; entries of confirmed ones are skipped."""
         self._cluster: Cluster | None = None
-        self._index: dict[str, int] = {}
+        self._index = Rows()
         self.version = 0
         """Bumped on every rebuild of the snapshot (node set or specs changed)."""
         self.synced = False
@@ -148,8 +159,8 @@ class ClusterState:
         assert self._cluster is not None
         return self._cluster
 
-    def index(self) -> dict[str, int]:
-        """Node name -> row of the snapshot (valid until the next node change)."""
+    def index(self) -> Rows:
+        """Node name -> row of the snapshot, -1 if none (valid until the next node change)."""
         self.cluster()
         return self._index
 
@@ -187,7 +198,7 @@ class ClusterState:
         names = sorted(self.nodes)
         specs = [node_from_computenode(self.nodes[n]) for n in names]
         self._cluster = build_cluster(specs, self.interner)
-        self._index = {n: i for i, n in enumerate(names)}
+        self._index = Rows((n, i) for i, n in enumerate(names))
         self.version += 1
         for uid, held in self._held.items():
             held.applied = self._apply(uid, held.allocation)
