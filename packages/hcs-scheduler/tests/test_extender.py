@@ -284,6 +284,16 @@ async def test_a_namespace_over_its_quota_is_filtered_naming_the_quota(harness: 
         "/filter", {"Pod": pod("q3", namespace="x"), "NodeNames": ["npu-910b1"]}
     )
     assert other["NodeNames"] == ["npu-910b1"]
+    # The holder itself, asked again, is not counted twice (48Gi of 64Gi).
+    again = harness.kube.objects[Kind.POD][("ml", "q1")]
+    assert (await harness.post("/filter", {"Pod": again, "NodeNames": ["npu-910b1"]}))[
+        "NodeNames"
+    ] == ["npu-910b1"]
+    # Once the holder is gone, the namespace has room again.
+    harness.kube.delete(Kind.POD, "ml", "q1")
+    await harness.settle()
+    freed = await harness.post("/filter", {"Pod": pod("q2"), "NodeNames": ["npu-910b1"]})
+    assert freed["NodeNames"] == ["npu-910b1"]
 
 
 @pytest.mark.asyncio

@@ -25,13 +25,14 @@ from hcs_api import (
     read_pod_request,
 )
 from hcs_api.names import Vendor
-from hcs_exchange import Exchange, QuotaUsage, quota_excess
+from hcs_exchange import Exchange
 from hcs_scheduler.catalog import NAMES as POLICY_NAMES
 from hcs_scheduler.catalog import PolicyFactory
 from hcs_scheduler.cluster import Cluster
 from hcs_scheduler.containers import split
 from hcs_scheduler.errors import ConfigError
-from hcs_scheduler.extender.state import ClusterState, PodRecord
+from hcs_scheduler.extender.quota import QuotaBook
+from hcs_scheduler.extender.state import ClusterState
 from hcs_scheduler.extender.wire import MAX_EXTENDER_PRIORITY, ExtenderFilterResult
 from hcs_scheduler.fit import device_fit, explain
 from hcs_scheduler.fragmentation import WorkloadMix
@@ -76,6 +77,7 @@ class Decider:
         self._since_refresh = 0
         self._policy: tuple[int, Policy] | None = None
         self._resolved: dict[tuple[PodRequest, int], PlacementRequest] = {}
+        self.quotas = QuotaBook(state, exchange)
         _check_policy_name(policy)
 
     # -- the verbs
@@ -231,29 +233,9 @@ class Decider:
         return mask
 
     def _check_quota(self, pod: dict[str, Any], request: PodRequest) -> None:
-        metadata = pod.get("metadata") or {}
-        namespace = str(metadata.get("namespace") or "default")
-        uid = str(metadata.get("uid") or "")
-        labels = dict(metadata.get("labels") or {})
-        priority = (pod.get("spec") or {}).get("priorityClassName")
-        adding = QuotaUsage.of(request.effective, self.exchange)
-        for (quota_namespace, _), quota in sorted(self.state.quotas.items()):
-            if quota_namespace != namespace or not quota.spec.selects(labels, priority):
-                continue
-            holders = [
-                r
-                for r in self.state.pods.values()
-                if r.namespace == namespace
-                and r.uid != uid
-                and self.state.holds(r.uid) is not None
-                and quota.spec.selects(r.labels, r.priority_class)
-            ]
-            problems = quota_excess(quota, self._usage(holders), adding)
-            if problems:
-                raise Unschedulable("; ".join(problems))
-
-    def _usage(self, holders: list[PodRecord]) -> QuotaUsage:
-        return QuotaUsage.total(QuotaUsage.of(r.request.effective, self.exchange) for r in holders)
+        problems = self.quotas.excess(pod, request)
+        if problems:
+            raise Unschedulable("; ".join(problems))
 
 
 def to_pod_allocation(placement: Placement, pod: PodRequest) -> PodAllocation:

@@ -83,6 +83,8 @@ class ClusterState:
         self._index = Rows()
         self.version = 0
         """Bumped on every rebuild of the snapshot (node set or specs changed)."""
+        self.generation = 0
+        """Bumped on every change of what pods hold, of the pods or of the quotas."""
         self.synced = False
         """True once the first full list of every kind has been applied."""
 
@@ -110,6 +112,7 @@ class ClusterState:
             self.delete_pod(uid)
             return
         self.pods[uid] = record
+        self.generation += 1
         if record.allocation is not None:
             self._hold(uid, record.allocation, expires=None)
         elif record.annotated is None and uid in self._held and self._held[uid].expires is None:
@@ -118,14 +121,17 @@ class ClusterState:
             self._release(uid)
 
     def delete_pod(self, uid: str) -> None:
+        self.generation += 1
         self.pods.pop(uid, None)
         self._release(uid)
 
     def upsert_quota(self, quota: ComputeQuota) -> None:
         self.quotas[(quota.metadata.namespace or "", quota.metadata.name)] = quota
+        self.generation += 1
 
     def delete_quota(self, namespace: str, name: str) -> None:
         self.quotas.pop((namespace, name), None)
+        self.generation += 1
 
     # -- assumptions (the bind flow)
     def assume(self, uid: str, allocation: PodAllocation, ttl: float) -> None:
@@ -175,6 +181,7 @@ class ClusterState:
             previous.expires = None if expires is None else previous.expires
             return
         self._release(uid)
+        self.generation += 1
         held = _Held(allocation, None, expires)
         self._held[uid] = held
         if self._cluster is not None:
@@ -182,6 +189,8 @@ class ClusterState:
 
     def _release(self, uid: str) -> None:
         held = self._held.pop(uid, None)
+        if held is not None:
+            self.generation += 1
         if held is not None and held.applied is not None and self._cluster is not None:
             self._cluster.release(held.applied)
 
