@@ -6,7 +6,12 @@ keeps one TLS connection open, as kube-apiserver does, and sends reviews back to
 of /mutate and /validate on a late-bound pod that asks for ai.compute/*. Budget (DESIGN.md):
 p99 under 5 ms per review at 100 concurrent clients.
 
-    .venv/bin/python bench/webhook_latency.py [--clients 100] [--reviews 20000]
+Two loads: closed loop (each client sends back to back: the server's capacity, where latency is
+mostly queueing) and, with --rate R, open loop (R reviews/s offered in total, spread over the
+clients on a fixed schedule; latency counted from each review's scheduled time, so a server
+that falls behind is charged for it).
+
+    .venv/bin/python bench/webhook_latency.py [--clients 100] [--reviews 20000] [--rate 1000]
 """
 
 from __future__ import annotations
@@ -99,7 +104,26 @@ async def client(
         latencies.append(time.perf_counter() - started)
 
 
-async def load(url: str, cert: Path, clients: int, reviews: int) -> tuple[list[float], float]:
+async def paced_client(
+    session: aiohttp.ClientSession,
+    url: str,
+    schedule: list[float],
+    latencies: list[float],
+) -> None:
+    for i, due in enumerate(schedule):
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        path = "/mutate" if i % 2 == 0 else "/validate"
+        async with session.post(url + path, data=review(i)) as response:
+            await response.read()
+            assert response.status == 200, response.status
+        latencies.append(time.perf_counter() - due)
+
+
+async def load(
+    url: str, cert: Path, clients: int, reviews: int, rate: float | None = None
+) -> tuple[list[float], float]:
     context = ssl.create_default_context(cafile=str(cert))
     latencies: list[float] = []
     sessions = [
@@ -110,7 +134,20 @@ async def load(url: str, cert: Path, clients: int, reviews: int) -> tuple[list[f
         await asyncio.gather(*(client(s, url, 5, []) for s in sessions))  # connect, warm up
         started = time.perf_counter()
         per_client = reviews // clients
-        await asyncio.gather(*(client(s, url, per_client, latencies) for s in sessions))
+        if rate is None:
+            await asyncio.gather(*(client(s, url, per_client, latencies) for s in sessions))
+        else:
+            start = started + 0.05
+            schedules = [
+                [start + (i * clients + k) / rate for i in range(per_client)]
+                for k in range(clients)
+            ]
+            await asyncio.gather(
+                *(
+                    paced_client(s, url, plan, latencies)
+                    for s, plan in zip(sessions, schedules, strict=True)
+                )
+            )
         elapsed = time.perf_counter() - started
     finally:
         await asyncio.gather(*(s.close() for s in sessions))
@@ -127,6 +164,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--reviews", type=int, default=20_000)
+    parser.add_argument(
+        "--rate", type=float, help="open loop: reviews/s offered in total (default: closed loop)"
+    )
     parser.add_argument(
         "--pin", action="store_true", help="server on CPU 1, load generator on CPU 0 (2+ cores)"
     )
@@ -147,7 +187,7 @@ def main() -> None:
             except OSError:
                 time.sleep(0.1)
         latencies, elapsed = asyncio.run(
-            load(f"https://127.0.0.1:{port}", cert, args.clients, args.reviews)
+            load(f"https://127.0.0.1:{port}", cert, args.clients, args.reviews, args.rate)
         )
     finally:
         server.terminate()
@@ -155,6 +195,10 @@ def main() -> None:
     p50 = statistics.median(latencies) * 1000
     p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
     clients = f"{args.clients} concurrent TLS clients"
+    if args.rate:
+        clients += f", {args.rate:,.0f} reviews/s offered (open loop)"
+    else:
+        clients += ", back to back (closed loop)"
     print(f"{len(latencies)} reviews, {clients}, server in its own process")
     print(f"p50 {p50:.2f} ms   p99 {p99:.2f} ms   {len(latencies) / elapsed:,.0f} reviews/s")
     print(f"budget: p99 < 5 ms -> {'met' if p99 < 5 else 'NOT met'}")
