@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import multiprocessing
 import socket
 import statistics
@@ -79,6 +80,7 @@ def serve(nodes: int, port: int, ready: multiprocessing.synchronize.Event) -> No
             continue
         state.assume(f"fill-{i}", allocation, ttl=1e9)
         state.confirm(f"fill-{i}")
+    gc.freeze()  # as `hcs-scheduler serve` does once its cache is filled
     ready.set()
     web.run_app(create_app(extender), host="127.0.0.1", port=port, print=None)
 

@@ -24,6 +24,7 @@ def build_extender(
     exchange: Exchange | None = None,
     clock: Callable[[], float] | None = None,
     nodes: Iterable[ComputeNode] | None = None,
+    on_synced: Callable[[], None] = lambda: None,
 ) -> Extender:
     """Static mode when `kube` is None (nodes given, or from settings.cluster), else follow
     the API server."""
@@ -43,7 +44,7 @@ def build_extender(
         decider=decider,
         binder=Binder(state, decider, kube, settings.assume_ttl),
         metrics=ExtenderMetrics(state, exchange),
-        syncer=Syncer(state, kube) if kube is not None else None,
+        syncer=Syncer(state, kube, on_synced) if kube is not None else None,
         status_writer=(
             StatusWriter(state, kube, settings.status_interval) if kube is not None else None
         ),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -24,9 +25,13 @@ RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
 
 
 class Syncer:
-    def __init__(self, state: ClusterState, kube: KubePort) -> None:
+    def __init__(
+        self, state: ClusterState, kube: KubePort, on_synced: Callable[[], None] = lambda: None
+    ) -> None:
         self.state = state
         self.kube = kube
+        self.on_synced = on_synced
+        """Called once, when the cache first holds every kind (the server freezes its heap)."""
         self._listed: set[Kind] = set()
 
     async def run(self) -> None:
@@ -66,8 +71,10 @@ class Syncer:
         for obj in objects:
             self.apply(kind, EventType.MODIFIED, obj)
         self._listed.add(kind)
-        if self._listed == set(Kind):
+        if self._listed == set(Kind) and not self.state.synced:
             self.state.synced = True
+            log.info("cache synced: %d nodes, %d pods", len(self.state.nodes), len(self.state.pods))
+            self.on_synced()
 
     def apply(self, kind: Kind, event: EventType, obj: dict[str, Any]) -> None:
         namespace, name = object_key(obj)
