@@ -29,25 +29,16 @@ class KubernetesApi:
         self._manager = field_manager
 
     def apply_compute_node(self, body: dict[str, Any]) -> None:
-        name = body["metadata"]["name"]
-        self._call(
-            f"apply computenodes/{name}",
-            self._custom.patch_cluster_custom_object,
-            GROUP,
-            VERSION,
-            PLURAL,
-            name,
-            body,
-            field_manager=self._manager,
-            force=True,
-            _content_type=APPLY,
-        )
+        self._apply(body, self._custom.patch_cluster_custom_object, "")
 
     def apply_compute_node_status(self, body: dict[str, Any]) -> None:
+        self._apply(body, self._custom.patch_cluster_custom_object_status, "/status")
+
+    def _apply(self, body: dict[str, Any], method: Any, subresource: str) -> None:
         name = body["metadata"]["name"]
         self._call(
-            f"apply computenodes/{name}/status",
-            self._custom.patch_cluster_custom_object_status,
+            f"apply computenodes/{name}{subresource}",
+            method,
             GROUP,
             VERSION,
             PLURAL,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from hcs_agent.errors import ParseError
 
@@ -16,6 +18,44 @@ def box_cells(line: str) -> list[str] | None:
     if not text.startswith("|") or not text.endswith("|"):
         return None
     return [cell.strip() for cell in text[1:-1].split("|")]
+
+
+Cells = list[str]
+
+
+@dataclass
+class DeviceRows:
+    """The device rows of a vendor's box table, where each device takes two rows."""
+
+    header_seen: bool = False
+    pairs: list[tuple[Cells, Cells, int]] = field(default_factory=list)
+    """(first row, second row, line number of the second) per device."""
+    leftover: Cells | None = None
+    """A first row whose second never came."""
+
+
+def device_row_pairs(
+    text: str, is_header: Callable[[Cells], bool], is_end: Callable[[Cells], bool]
+) -> DeviceRows:
+    """Pairs the rows after the header (rows of fewer than 3 cells skipped) until `is_end`.
+
+    npu-smi and cnmon both print each device as two table rows under one header row.
+    """
+    rows = DeviceRows()
+    for line_number, line in enumerate(text.splitlines(), start=1):
+        cells = box_cells(line)
+        if cells is None or len(cells) < 3:
+            continue
+        if is_end(cells):
+            break
+        if is_header(cells):
+            rows.header_seen = True
+        elif rows.header_seen and rows.leftover is None:
+            rows.leftover = cells
+        elif rows.header_seen:
+            rows.pairs.append((rows.leftover or [], cells, line_number))
+            rows.leftover = None
+    return rows
 
 
 def tokens(cell: str) -> list[str]:

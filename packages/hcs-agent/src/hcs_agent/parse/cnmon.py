@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from hcs_agent.errors import ParseError
-from hcs_agent.parse._text import box_cells, key_values
+from hcs_agent.parse._text import device_row_pairs, key_values
 
 _BUS_ID = re.compile(r"^[0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7]$")
 _TEMP = re.compile(r"(\d+)C\b")
@@ -38,30 +38,14 @@ class MluCard:
 
 def parse_table(text: str) -> list[MluCard]:
     """The cards of `cnmon`; ParseError when there is no device table."""
-    header_seen = False
-    pending: list[str] | None = None
-    cards: list[MluCard] = []
-    for line in text.splitlines():
-        cells = box_cells(line)
-        if cells is None:
-            continue
-        if cells[0].startswith("Processes"):
-            break
-        if len(cells) < 3:
-            continue
-        if cells[0].startswith(("Card", "Fan")):
-            header_seen = True
-            continue
-        if not header_seen:
-            continue
-        if pending is None:
-            pending = cells
-            continue
-        cards.append(_card(pending, cells))
-        pending = None
-    if not header_seen:
+    rows = device_row_pairs(
+        text,
+        is_header=lambda cells: cells[0].startswith(("Card", "Fan")),
+        is_end=lambda cells: cells[0].startswith("Processes"),
+    )
+    if not rows.header_seen:
         raise ParseError("cnmon: no device table (no 'Card VF Name Firmware' header)")
-    return cards
+    return [_card(first, second) for first, second, _ in rows.pairs]
 
 
 def _card(first: list[str], second: list[str]) -> MluCard:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hcs_agent.errors import ParseError
-from hcs_agent.parse._text import box_cells, key_values, number, pair, tokens
+from hcs_agent.parse._text import box_cells, device_row_pairs, key_values, number, pair, tokens
 
 
 @dataclass(frozen=True)
@@ -51,36 +51,28 @@ class NpuTable:
 
 def parse_info(text: str) -> NpuTable:
     """The chips of `npu-smi info`; ParseError when no device table is found."""
-    version: str | None = None
-    header_seen = False
-    pending: list[str] | None = None
-    chips: list[NpuChip] = []
-    for number_, line in enumerate(text.splitlines(), start=1):
-        cells = box_cells(line)
-        if cells is None:
-            continue
-        if len(cells) == 1 and cells[0].startswith("npu-smi"):
-            version = cells[0].split()[1] if len(cells[0].split()) > 1 else None
-            continue
-        if len(cells) < 3:
-            continue
-        if cells[0].startswith("NPU") and cells[1].startswith("Process"):
-            break  # the process table: nothing more about devices
-        if cells[0].startswith(("NPU", "Chip")):
-            header_seen = True
-            continue
-        if not header_seen:
-            continue
-        if pending is None:
-            pending = cells
-            continue
-        chips.append(_chip(pending, cells, number_))
-        pending = None
-    if not header_seen:
+    rows = device_row_pairs(
+        text,
+        is_header=lambda cells: cells[0].startswith(("NPU", "Chip")),
+        # The process table ("NPU | Process id | ..."): nothing more about devices.
+        is_end=lambda cells: cells[0].startswith("NPU") and cells[1].startswith("Process"),
+    )
+    if not rows.header_seen:
         raise ParseError("npu-smi info: no device table (no 'NPU Name | Health' header)")
-    if pending is not None:
+    if rows.leftover is not None:
         raise ParseError("npu-smi info: the last chip has only one of its two rows")
-    return NpuTable(version=version, chips=tuple(chips))
+    chips = [_chip(first, second, line) for first, second, line in rows.pairs]
+    return NpuTable(version=_version(text), chips=tuple(chips))
+
+
+def _version(text: str) -> str | None:
+    """The tool's version from its banner row (`| npu-smi 23.0.rc2   Version: 23.0.rc2 |`)."""
+    for line in text.splitlines():
+        cells = box_cells(line)
+        if cells is not None and len(cells) == 1 and cells[0].startswith("npu-smi"):
+            words = cells[0].split()
+            return words[1] if len(words) > 1 else None
+    return None
 
 
 def _chip(first: list[str], second: list[str], line: int) -> NpuChip:
