@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import pytest_asyncio
 import yaml
@@ -414,13 +415,21 @@ def test_status_devices_scale_the_devices_throughput_by_the_share_held() -> None
 
 @pytest.mark.parametrize(
     "hosts",
-    [["gpu-01", "rack2.gpu-02"], ['odd"name', "back\\slash"], ["new\nline", "x"], []],
-    ids=["dns-names", "names-needing-escapes", "newline-in-a-name", "empty"],
+    [["gpu-01", "rack2.gpu-02"], ['odd"name', "back\\slash"], ["new\nline", "x"], ["one"], []],
+    ids=["dns-names", "names-needing-escapes", "newline-in-a-name", "one-host", "empty"],
 )
 def test_host_priorities_encode_as_json_whatever_the_names(hosts: list[str]) -> None:
-    from hcs_scheduler.extender.wire import encode_host_priorities
+    from hcs_scheduler.extender.wire import HostPriorityEncoder, encode_host_priorities
 
-    pairs = [(host, i % 11) for i, host in enumerate(hosts)]
-    assert json.loads(encode_host_priorities(pairs)) == [
-        {"Host": host, "Score": score} for host, score in pairs
-    ]
+    scores = [(i * 7) % 11 for i in range(len(hosts))]
+    expected = [{"Host": host, "Score": score} for host, score in zip(hosts, scores, strict=True)]
+    assert json.loads(encode_host_priorities(list(zip(hosts, scores, strict=True)))) == expected
+    # The pre-encoded path: the encoder knows the hosts in another order, plus one more.
+    known = ["spare", *reversed(hosts)]
+    index = np.array([known.index(h) for h in hosts], dtype=np.int64)
+    encoder = HostPriorityEncoder(known)
+    assert json.loads(encoder.encode(hosts, index, np.array(scores, np.int64))) == expected
+    # A host the encoder does not know (-1) falls back to encoding every pair by name.
+    if hosts:
+        index[0] = -1
+        assert json.loads(encoder.encode(hosts, index, np.array(scores, np.int64))) == expected

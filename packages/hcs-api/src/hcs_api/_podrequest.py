@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any
 
 from hcs_api._quantity import Quantity
@@ -43,8 +44,13 @@ class ComputeRequest:
         return not any(_values(self))
 
 
+_FIELDS = attrgetter(*(f.name for f in fields(ComputeRequest)))
+"""Every amount of a ComputeRequest, as a tuple (it is read on every pod the scheduler sees)."""
+
+
 def _values(request: ComputeRequest) -> tuple[int, ...]:
-    return tuple(getattr(request, f.name) for f in fields(request))
+    values: tuple[int, ...] = _FIELDS(request)
+    return values
 
 
 _FIELD_BY_RESOURCE = {
@@ -54,6 +60,9 @@ _FIELD_BY_RESOURCE = {
     Resource.TOPS_INT8: "tops_int8",
     Resource.DEVICES: "devices",
 }
+
+
+_KNOWN_RESOURCES = frozenset(str(r) for r in Resource)
 
 
 class ContainerKind(enum.StrEnum):
@@ -73,6 +82,9 @@ class TopologyPreference(enum.StrEnum):
     NONE = "none"
     PREFERRED = "preferred"
     REQUIRED = "required"
+
+
+_TOPOLOGIES = frozenset(TopologyPreference)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +181,7 @@ def _container(item: object, kind: ContainerKind) -> ContainerRequest:
 
 def _compute_entries(section: object, container: str, where: str) -> dict[str, Quantity]:
     entries = _mapping(section or {}, f"container {container!r} resources.{where}")
-    known = {str(r) for r in Resource}
+    known = _KNOWN_RESOURCES
     out: dict[str, Quantity] = {}
     for key, raw in entries.items():
         if not str(key).startswith(RESOURCE_PREFIX):
@@ -216,7 +228,7 @@ def read_preferences(annotations: Mapping[str, Any]) -> Preferences:
     if vendors and vendors <= exclude_vendors:
         raise RequestError("every allowed vendor is also excluded")
     topology = annotations.get(Annotation.TOPOLOGY, TopologyPreference.PREFERRED)
-    if topology not in set(TopologyPreference):
+    if topology not in _TOPOLOGIES:
         raise RequestError(
             f"{Annotation.TOPOLOGY} is {topology!r}; use one of none, preferred, required"
         )
@@ -246,6 +258,8 @@ def _word_set(annotations: Mapping[str, Any], key: Annotation) -> frozenset[str]
 
 def _vendor_set(annotations: Mapping[str, Any], key: Annotation) -> frozenset[Vendor]:
     words = _word_set(annotations, key)
+    if not words:
+        return frozenset()
     known = {str(v) for v in Vendor}
     unknown = sorted(words - known)
     if unknown:

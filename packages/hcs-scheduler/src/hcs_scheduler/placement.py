@@ -48,9 +48,11 @@ def score_nodes(
     policy: Policy,
     rng: np.random.Generator,
     among: np.ndarray | None = None,
+    fit: DeviceFit | None = None,
 ) -> tuple[Decision, Scored]:
-    """Fit, then the policy's scores of the fitting nodes (only those in the `among` mask)."""
-    fit = device_fit(cluster, request)
+    """Fit (unless the caller has it), then the policy's scores of the fitting nodes (only
+    those in the `among` mask)."""
+    fit = fit or device_fit(cluster, request)
     if among is not None:
         fit = DeviceFit(fit.share_ok, fit.whole_ok, fit.nodes & among)
     candidates = np.flatnonzero(fit.nodes)

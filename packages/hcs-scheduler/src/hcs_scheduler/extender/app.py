@@ -9,13 +9,13 @@ the webhook's early-binding question; GET /healthz, /readyz (once the cache has 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
@@ -27,11 +27,7 @@ from hcs_scheduler.extender.metrics import ExtenderMetrics
 from hcs_scheduler.extender.state import ClusterState
 from hcs_scheduler.extender.status import StatusWriter
 from hcs_scheduler.extender.sync import Syncer
-from hcs_scheduler.extender.wire import (
-    ExtenderArgs,
-    ExtenderBindingArgs,
-    encode_host_priorities,
-)
+from hcs_scheduler.extender.wire import ExtenderArgs, ExtenderBindingArgs
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +35,11 @@ Model = TypeVar("Model", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-# Answers are plain data we built (no cycles); compact output without the cycle check encodes a
-# 5,000-host HostPriorityList in half the time of json.dumps' defaults.
-_compact = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
-
-
 @dataclass(frozen=True)
 class Encoded:
-    """An answer already encoded as JSON text."""
+    """An answer already encoded as JSON."""
 
-    text: str
+    body: bytes
 
 
 class BadRequest(Exception):
@@ -114,9 +105,8 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 async def _body(request: web.Request, model: type[Model]) -> Model:
     try:
-        raw = await request.read()
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        data = orjson.loads(await request.read())
+    except orjson.JSONDecodeError as error:
         raise BadRequest(f"the body is not JSON: {error}") from None
     try:
         return model.model_validate(data)
@@ -136,9 +126,8 @@ def _timed(verb: str) -> Callable[[Callable[[web.Request, Extender], Awaitable[A
                 body = await inner(request, extender)
             finally:
                 extender.metrics.latency.labels(verb).observe(time.perf_counter() - started)
-            if isinstance(body, Encoded):
-                return web.Response(text=body.text, content_type="application/json")
-            return web.json_response(body, dumps=_compact)
+            encoded = body.body if isinstance(body, Encoded) else orjson.dumps(body)
+            return web.Response(body=encoded, content_type="application/json")
 
         return handler
 
@@ -151,7 +140,7 @@ async def _filter(request: web.Request, extender: Extender) -> Any:
     result = extender.decider.filter(args.pod, args.candidate_names())
     outcome = "fits" if result.node_names else "none"
     extender.metrics.decisions.labels("filter", outcome).inc()
-    return result.to_wire()
+    return Encoded(result.to_json())
 
 
 @_timed("prioritize")
@@ -159,7 +148,7 @@ async def _prioritize(request: web.Request, extender: Extender) -> Any:
     args = await _body(request, ExtenderArgs)
     priorities = extender.decider.prioritize(args.pod, args.candidate_names())
     extender.metrics.decisions.labels("prioritize", "scored").inc()
-    return Encoded(encode_host_priorities(priorities))
+    return Encoded(extender.decider.encode(priorities))
 
 
 @_timed("bind")

@@ -33,8 +33,13 @@ from hcs_scheduler.containers import split
 from hcs_scheduler.errors import ConfigError
 from hcs_scheduler.extender.quota import QuotaBook
 from hcs_scheduler.extender.state import ClusterState
-from hcs_scheduler.extender.wire import MAX_EXTENDER_PRIORITY, ExtenderFilterResult
-from hcs_scheduler.fit import device_fit, explain
+from hcs_scheduler.extender.wire import (
+    MAX_EXTENDER_PRIORITY,
+    ExtenderFilterResult,
+    HostPriorityEncoder,
+    encode_host_priorities,
+)
+from hcs_scheduler.fit import DeviceFit, device_fit, explain
 from hcs_scheduler.fragmentation import WorkloadMix
 from hcs_scheduler.placement import Placement, place, score_nodes
 from hcs_scheduler.policies import Policy, normalise
@@ -47,7 +52,11 @@ MIX_REFRESH = 64
 """Rebuild the policy after this many new requests (the mix drifts slowly)."""
 RESOLVED_CACHE = 256
 """Pod requests whose per-model resolution is kept (oldest dropped first)."""
-"""Rebuild the policy after this many new requests (the mix drifts slowly)."""
+FIT_CACHE = 16
+"""Device fits kept for the current allocations (a pod's prioritize reuses its filter's)."""
+RECENT_LISTS = 32
+"""Node-name lists whose rows are remembered (least recently used dropped first): the
+candidate list, and the list each pod in flight passed filter with."""
 
 
 class Unschedulable(HcsApiError):
@@ -61,6 +70,59 @@ class Asked:
     pod: PodRequest
     placement: PlacementRequest
     cluster: Cluster
+
+
+@dataclass(frozen=True)
+class Priorities:
+    """Prioritize's answer: `names[i]` (snapshot row `rows[i]`, -1 if unknown) scores
+    `scores[i]` (0-10). Arrays, not pairs: thousands of hosts per answer."""
+
+    names: list[str]
+    rows: np.ndarray
+    scores: np.ndarray
+    version: int
+    """The snapshot the rows belong to."""
+
+    def pairs(self) -> list[tuple[str, int]]:
+        return list(zip(self.names, self.scores.tolist(), strict=True))
+
+
+class NameRows:
+    """Snapshot rows of node-name lists (-1: no ComputeNode), remembering the last few lists.
+
+    kube-scheduler sends the same candidates pod after pod, and prioritize gets back the list
+    filter answered. Comparing a fresh list with a remembered one costs a quarter of hashing
+    and looking up thousands of fresh names (as strings decoded from each request are).
+    """
+
+    def __init__(self, state: ClusterState) -> None:
+        self.state = state
+        self._lists: dict[tuple[int, int, str, str], tuple[list[str], np.ndarray]] = {}
+
+    def rows(self, names: list[str]) -> np.ndarray:
+        """Read-only: shared with the next caller that sends the same list."""
+        index = self.state.index()  # first: a rebuilt snapshot bumps the version
+        if not names:
+            return np.zeros(0, np.int64)
+        key = self._key(names)
+        known = self._lists.pop(key, None)
+        if known is not None and known[0] == names:
+            self._lists[key] = known  # most recently used: last out
+            return known[1]
+        rows = np.fromiter(map(index.__getitem__, names), np.int64, len(names))
+        self.remember(names, rows)
+        return rows
+
+    def remember(self, names: list[str], rows: np.ndarray) -> None:
+        if not names:
+            return
+        rows.flags.writeable = False
+        self._lists[self._key(names)] = (names, rows)
+        while len(self._lists) > RECENT_LISTS:
+            self._lists.pop(next(iter(self._lists)))
+
+    def _key(self, names: list[str]) -> tuple[int, int, str, str]:
+        return (self.state.version, len(names), names[0], names[-1])
 
 
 class Decider:
@@ -77,6 +139,9 @@ class Decider:
         self._since_refresh = 0
         self._policy: tuple[int, Policy] | None = None
         self._resolved: dict[tuple[PodRequest, int], PlacementRequest] = {}
+        self._fits: dict[tuple[PodRequest, int, int], DeviceFit] = {}
+        self._encoder: tuple[int, HostPriorityEncoder] | None = None
+        self._names = NameRows(state)
         self.quotas = QuotaBook(state, exchange)
         _check_policy_name(policy)
 
@@ -85,17 +150,16 @@ class Decider:
         try:
             asked = self.ask(pod)
         except Unschedulable as error:
-            return ExtenderFilterResult(
-                node_names=[], failed_and_unresolvable_nodes=dict.fromkeys(names, str(error))
-            )
+            return ExtenderFilterResult.of([], unresolvable=dict.fromkeys(names, str(error)))
         if asked is None:
-            return ExtenderFilterResult(node_names=list(names))
+            return ExtenderFilterResult.of(list(names))
         self._remember(asked.pod)
         cluster, request = asked.cluster, asked.placement
-        rows = np.array(self._rows(names), dtype=np.int64)
+        rows = self._rows(names)
         # One extra row stands for names without a ComputeNode (row -1): never fits.
-        fits = np.append(device_fit(cluster, request).nodes, False)[rows]
+        fits = np.append(self._fit(asked).nodes, False)[rows]
         passed = list(itertools.compress(names, fits.tolist()))
+        self._names.remember(passed, rows[fits])  # prioritize is sent this list
         failed, unresolvable = {}, {}
         reasons: dict[int, str] = {}  # per node state: nodes in one state fail alike
         states = cluster.state_ids
@@ -108,30 +172,37 @@ class Decider:
             if state not in reasons:
                 reasons[state] = explain(cluster, request, index)
             failed[name] = reasons[state]
-        return ExtenderFilterResult(
-            node_names=passed, failed_nodes=failed, failed_and_unresolvable_nodes=unresolvable
-        )
+        return ExtenderFilterResult.of(passed, failed, unresolvable)
 
-    def prioritize(self, pod: dict[str, Any], names: list[str]) -> list[tuple[str, int]]:
-        """(host, 0-10 score) per name: thousands of hosts, so plain pairs, not model objects."""
+    def prioritize(self, pod: dict[str, Any], names: list[str]) -> Priorities:
+        """A 0-10 score per name (0 for a name that cannot take the pod)."""
+        rows = self._rows(names)
         try:
             asked = self.ask(pod)
         except Unschedulable:
             asked = None
         if asked is None:
-            return [(name, 0) for name in names]
+            return Priorities(names, rows, np.zeros(len(names), np.int64), self.state.version)
         cluster = asked.cluster
-        rows = np.array(self._rows(names), dtype=np.int64)
         among = np.zeros(cluster.size, dtype=bool)
         among[rows[rows >= 0]] = True
         decision, scored = score_nodes(
-            cluster, asked.placement, self.policy(asked), self.rng, among
+            cluster, asked.placement, self.policy(asked), self.rng, among, self._fit(asked)
         )
         per_node = np.zeros(cluster.size + 1, dtype=np.int64)  # the extra row: unknown nodes
         scaled = normalise(scored.scores) * (MAX_EXTENDER_PRIORITY / 100)
         per_node[decision.candidates] = np.clip(np.rint(scaled), 0, MAX_EXTENDER_PRIORITY)
-        scores = per_node[rows].tolist()
-        return list(zip(names, scores, strict=True))
+        return Priorities(names, rows, per_node[rows], self.state.version)
+
+    def encode(self, priorities: Priorities) -> bytes:
+        """Prioritize's answer as a HostPriorityList (JSON)."""
+        version = self.state.version
+        if self._encoder is None or self._encoder[0] != version:
+            hosts = [node.name for node in self.state.cluster().nodes]
+            self._encoder = (version, HostPriorityEncoder(hosts))
+        if priorities.version != version:  # rows of an older snapshot: encode by name
+            return encode_host_priorities(priorities.pairs())
+        return self._encoder[1].encode(priorities.names, priorities.rows, priorities.scores)
 
     def choose(self, pod: dict[str, Any], node: str) -> PodAllocation:
         """The allocation for `pod` on `node`; raises Unschedulable saying why there is none."""
@@ -218,18 +289,28 @@ class Decider:
                 self._resolved.pop(next(iter(self._resolved)))
         return resolved
 
+    def _fit(self, asked: Asked) -> DeviceFit:
+        """The request's device fit over the current allocations, once per change of them."""
+        key = (asked.pod, self.state.version, self.state.generation)
+        fit = self._fits.get(key)
+        if fit is None:
+            fit = self._fits[key] = device_fit(asked.cluster, asked.placement)
+            while len(self._fits) > FIT_CACHE:
+                self._fits.pop(next(iter(self._fits)))
+        return fit
+
     def _remember(self, request: PodRequest) -> None:
         self._recent.append(request)
         self._since_refresh += 1
 
-    def _rows(self, names: list[str]) -> list[int]:
+    def _rows(self, names: list[str]) -> np.ndarray:
         """Each name's row in the snapshot; -1 (and, as an index, the extra row) if unknown."""
-        return list(map(self.state.index().__getitem__, names))
+        return self._names.rows(names)
 
     def _mask(self, names: list[str]) -> np.ndarray:
         mask = np.zeros(self.state.cluster().size, dtype=bool)
-        rows = [r for r in self._rows(names) if r >= 0]
-        mask[rows] = True
+        rows = self._rows(names)
+        mask[rows[rows >= 0]] = True
         return mask
 
     def _check_quota(self, pod: dict[str, Any], request: PodRequest) -> None:

@@ -9,10 +9,12 @@ regular v1.Pod with its usual camelCase keys, kept as JSON.
 
 from __future__ import annotations
 
-import json
-import re
+from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
+import numpy as np
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MAX_EXTENDER_PRIORITY = 10
@@ -67,6 +69,31 @@ class ExtenderFilterResult(GoJson):
     )
     error: str = Field(default="", alias="Error")
 
+    @classmethod
+    def of(
+        cls,
+        passed: list[str],
+        failed: dict[str, str] | None = None,
+        unresolvable: dict[str, str] | None = None,
+    ) -> ExtenderFilterResult:
+        """A result from values we built: thousands of names, so no per-name validation."""
+        return cls.model_construct(
+            node_names=passed,
+            failed_nodes=failed or {},
+            failed_and_unresolvable_nodes=unresolvable or {},
+        )
+
+    def to_json(self) -> bytes:
+        """The wire form (as to_wire(), encoded), built without a model dump."""
+        wire: dict[str, Any] = {
+            "FailedNodes": self.failed_nodes,
+            "FailedAndUnresolvableNodes": self.failed_and_unresolvable_nodes,
+            "Error": self.error,
+        }
+        if self.node_names is not None:
+            wire["NodeNames"] = self.node_names
+        return orjson.dumps(wire)
+
 
 class HostPriority(GoJson):
     host: str = Field(alias="Host")
@@ -86,16 +113,35 @@ class ExtenderBindingResult(GoJson):
     error: str = Field(default="", alias="Error")
 
 
-# Node names are DNS subdomains (RFC 1123): nothing in them needs JSON escaping.
-_PLAIN_NAMES = re.compile(r"[a-z0-9.\-\n]*")
+class HostPriorityEncoder:
+    """Encodes HostPriorityLists over one fixed set of hosts (a snapshot's nodes).
+
+    Each host's `{"Host":"<name>","Score":` is encoded once, up front; an answer is then two
+    C-speed gathers and one join, a fifth of the time of building and encoding a dict per host
+    (thousands of hosts per answer)."""
+
+    _TAILS = tuple(b"%d}," % score for score in range(MAX_EXTENDER_PRIORITY + 1))
+
+    def __init__(self, hosts: Sequence[str]) -> None:
+        self._heads = [b'{"Host":' + orjson.dumps(host) + b',"Score":' for host in hosts]
+
+    def encode(self, hosts: list[str], index: np.ndarray, scores: np.ndarray) -> bytes:
+        """`hosts[i]` scored `scores[i]` (0-10); `index[i]` is its position in the encoder's
+        hosts, or -1 for a host it does not know (then every pair is encoded the plain way)."""
+        if not hosts:
+            return b"[]"
+        if index.min() < 0 or scores.min() < 0 or scores.max() > MAX_EXTENDER_PRIORITY:
+            return encode_host_priorities(list(zip(hosts, scores.tolist(), strict=True)))
+        parts: list[bytes] = [b""] * (2 * len(hosts))
+        parts[0::2] = _gather(self._heads, index.tolist())
+        parts[1::2] = _gather(self._TAILS, scores.tolist())
+        return b"[" + b"".join(parts)[:-1] + b"]"  # [:-1]: the last tail's comma
 
 
-def encode_host_priorities(priorities: list[tuple[str, int]]) -> str:
-    """A HostPriorityList as JSON text. Node names that need no escaping (all real ones) are
-    formatted directly, twice as fast as json for thousands of hosts; any other goes through
-    the json module."""
-    names = "\n".join(host for host, _ in priorities)
-    separators = max(len(priorities) - 1, 0)  # a newline inside a name would add one
-    if names.count("\n") == separators and _PLAIN_NAMES.fullmatch(names):
-        return "[" + ",".join([f'{{"Host":"{h}","Score":{s}}}' for h, s in priorities]) + "]"
-    return json.dumps([{"Host": host, "Score": score} for host, score in priorities])
+def _gather(items: Sequence[bytes], positions: list[int]) -> Sequence[bytes]:
+    return [items[positions[0]]] if len(positions) == 1 else itemgetter(*positions)(items)
+
+
+def encode_host_priorities(priorities: list[tuple[str, int]]) -> bytes:
+    """A HostPriorityList as JSON, one dict per host (any host name)."""
+    return orjson.dumps([{"Host": host, "Score": score} for host, score in priorities])
