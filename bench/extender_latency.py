@@ -2,8 +2,9 @@
 
 The server runs `hcs-scheduler serve`'s app in its own process, following an in-memory API
 (InMemoryKube: real list + watch, annotation patches, Bindings) that holds --nodes ComputeNodes
-x 8 devices of 4 vendors, two bound share-sized pods per node on average (the cache rebuilds
-them from their annotations at start, as after a restart), and the pending pods of the run.
+x 8 devices of 4 vendors, two bound share-sized pods per node on average with the status.devices
+they sum to (the cache rebuilds them from their annotations at start, as after a restart), and
+the pending pods of the run.
 The load generator plays kube-scheduler for each pending pod: filter with every node name
 (nodeCacheCapable sends names only), prioritize with the names filter passed, bind to the
 best-scored node. Every decision therefore sees the allocations of the binds before it, as in
@@ -33,13 +34,15 @@ import socket
 import statistics
 import time
 from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Any
 
 import aiohttp
 import numpy as np
 import orjson
 from aiohttp import web
 
-from hcs_api import allocation_annotations
+from hcs_api import PodAllocation, allocation_annotations
 from hcs_api.names import BindPhase
 from hcs_api.v1alpha1 import ComputeNode
 from hcs_scheduler.extender.app import create_app
@@ -47,6 +50,7 @@ from hcs_scheduler.extender.build import build_extender
 from hcs_scheduler.extender.decide import Unschedulable
 from hcs_scheduler.extender.kube import InMemoryKube, Kind
 from hcs_scheduler.extender.settings import ExtenderSettings
+from hcs_scheduler.extender.status import device_allocations
 
 MODELS = [
     ("H100-SXM5-80G", "nvidia", "80Gi"),
@@ -94,8 +98,11 @@ def pending_pod(i: int) -> dict[str, object]:
     return pod(f"p{i}", *SHAPES[i % len(SHAPES)])
 
 
-def fill(nodes: list[ComputeNode], count: int) -> list[dict[str, object]]:
-    """`count` share-sized pods bound to random nodes, annotated as the extender records them."""
+def fill(
+    nodes: list[ComputeNode], count: int
+) -> tuple[list[dict[str, object]], dict[str, list[dict[str, Any]]]]:
+    """`count` share-sized pods bound to random nodes, annotated as the extender records them,
+    and each node's status.devices as the extender that bound them wrote it."""
     planner = build_extender(ExtenderSettings(), None, nodes=nodes)
     rng = np.random.default_rng(0)
     names = sorted(planner.state.nodes)
@@ -113,15 +120,23 @@ def fill(nodes: list[ComputeNode], count: int) -> list[dict[str, object]]:
         metadata["annotations"] = allocation_annotations(allocation, BindPhase.BOUND)
         body["spec"] = {**body["spec"], "nodeName": allocation.node}  # type: ignore[dict-item]
         pods.append(body)
-    return pods
+    held: dict[str, list[PodAllocation]] = {}
+    for _, allocation in planner.state.held():
+        held.setdefault(allocation.node, []).append(allocation)
+    by_name = {node.spec.node_name: node for node in nodes}
+    statuses = {name: device_allocations(by_name[name], pods) for name, pods in held.items()}
+    return pods, statuses
 
 
 def serve(nodes: int, pending: int, port: int, ready: multiprocessing.synchronize.Event) -> None:
     computenodes = make_nodes(nodes)
     kube = InMemoryKube()
+    pods, statuses = fill(computenodes, nodes * 2)
     for node in computenodes:
-        kube.apply(Kind.COMPUTE_NODE, node.to_wire())
-    for body in fill(computenodes, nodes * 2):
+        wire = node.to_wire()
+        wire["status"] = {"devices": statuses.get(node.spec.node_name, [])}
+        kube.apply(Kind.COMPUTE_NODE, wire)
+    for body in pods:
         kube.apply(Kind.POD, body)
     for i in range(pending):
         kube.apply(Kind.POD, pending_pod(i))
@@ -200,9 +215,9 @@ async def load(
 
 def pick(scores: list[dict[str, object]], rng: np.random.Generator) -> str:
     """kube-scheduler's choice when HCS's score is all that differs: a random top-scored host."""
-    top = max(int(s["Score"]) for s in scores)  # type: ignore[call-overload]
-    hosts = [str(s["Host"]) for s in scores if s["Score"] == top]
-    return hosts[int(rng.integers(len(hosts)))]
+    top = max(map(itemgetter("Score"), scores))
+    hosts = [s["Host"] for s in scores if s["Score"] == top]
+    return str(hosts[int(rng.integers(len(hosts)))])
 
 
 def percentiles(seconds: list[float]) -> str:

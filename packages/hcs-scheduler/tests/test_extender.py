@@ -155,7 +155,8 @@ async def test_bind_writes_the_allocation_then_the_binding(harness: Harness) -> 
     harness.kube.apply(Kind.POD, pod("p1"))
     args = {"PodName": "p1", "PodNamespace": "ml", "PodUID": "uid-p1", "Node": "gpu-h100"}
     assert await harness.post("/bind", args) == {"Error": ""}
-    stored = harness.kube.objects[Kind.POD][("ml", "p1")]
+    stored = harness.kube.stored(Kind.POD, "ml", "p1")
+    assert stored is not None
     annotations = stored["metadata"]["annotations"]
     assert stored["spec"]["nodeName"] == "gpu-h100"
     assert annotations["hcs.io/bind-phase"] == "bound"
@@ -175,7 +176,9 @@ async def test_a_failed_binding_rolls_back_and_says_why(harness: Harness) -> Non
     result = await harness.post("/bind", args)
     assert "already bound" in result["Error"]
     assert "released" in result["Error"]
-    annotations = harness.kube.objects[Kind.POD][("ml", "p2")]["metadata"]["annotations"]
+    stored = harness.kube.stored(Kind.POD, "ml", "p2")
+    assert stored is not None
+    annotations = stored["metadata"]["annotations"]
     assert not any(key.startswith("hcs.io/") for key in annotations)
     assert harness.extender.state.holds("uid-p2") is None
 
@@ -205,7 +208,7 @@ async def test_100_concurrent_binds_never_overcommit_a_device() -> None:
         # 80Gi devices take two 30Gi slices each: four pods, whatever the interleaving.
         assert len(bound) == 4
         per_device: dict[str, int] = {}
-        for stored in kube.objects[Kind.POD].values():
+        for stored in kube.stored_all(Kind.POD):
             allocation = read_allocation(stored["metadata"].get("annotations", {}))
             if allocation is not None and stored["spec"].get("nodeName"):
                 for device in allocation.device_ids():
@@ -230,7 +233,7 @@ async def test_a_restarted_extender_rebuilds_allocations_from_pods(harness: Harn
         )
         assert full["NodeNames"] == []
         # A pod that finished releases its device; a deleted one too.
-        done = harness.kube.objects[Kind.POD][("ml", "r1")]
+        done = harness.kube.stored(Kind.POD, "ml", "r1")
         done["status"] = {"phase": "Succeeded"}
         harness.kube.apply(Kind.POD, done)
         await fresh.settle()
@@ -286,7 +289,7 @@ async def test_a_namespace_over_its_quota_is_filtered_naming_the_quota(harness: 
     )
     assert other["NodeNames"] == ["npu-910b1"]
     # The holder itself, asked again, is not counted twice (48Gi of 64Gi).
-    again = harness.kube.objects[Kind.POD][("ml", "q1")]
+    again = harness.kube.stored(Kind.POD, "ml", "q1")
     assert (await harness.post("/filter", {"Pod": again, "NodeNames": ["npu-910b1"]}))[
         "NodeNames"
     ] == ["npu-910b1"]
@@ -372,7 +375,7 @@ async def test_what_is_held_is_summed_into_computenode_status(harness: Harness) 
         args = {"PodName": name, "PodNamespace": "ml", "PodUID": f"uid-{name}", "Node": "gpu-h100"}
         assert (await harness.post("/bind", args))["Error"] == ""
     assert await writer.write_changed() == 1  # only the H100 node holds anything
-    devices = harness.kube.objects[Kind.COMPUTE_NODE][("", "gpu-h100")]["status"]["devices"]
+    devices = harness.kube.stored(Kind.COMPUTE_NODE, "", "gpu-h100")["status"]["devices"]
     # Two 30Gi slices, on one device or two (the policy's choice).
     assert sum(d["pods"] for d in devices) == 2
     assert {d["vram"] for d in devices} <= {"30Gi", "60Gi"}
@@ -381,7 +384,7 @@ async def test_what_is_held_is_summed_into_computenode_status(harness: Harness) 
     harness.kube.delete(Kind.POD, "ml", "s1")
     await harness.settle()
     assert await writer.write_changed() == 1
-    devices = harness.kube.objects[Kind.COMPUTE_NODE][("", "gpu-h100")]["status"]["devices"]
+    devices = harness.kube.stored(Kind.COMPUTE_NODE, "", "gpu-h100")["status"]["devices"]
     assert [(d["vram"], d["pods"]) for d in devices] == [("30Gi", 1)]
     assert writer.state.holds("uid-s1") is None
 

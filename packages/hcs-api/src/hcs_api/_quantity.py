@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import decimal
 import enum
+import functools
 import math
 import re
 from decimal import Decimal
@@ -183,7 +184,10 @@ def _validate(value: object) -> Quantity:
     raise QuantityError(f"{value!r} is not a quantity (a {type(value).__name__})")
 
 
+@functools.lru_cache(maxsize=4096)
 def _parse(text: str) -> tuple[Decimal, QuantityFormat]:
+    """Memoised: a cluster's objects repeat a few quantities ("16Gi", "80Gi") endlessly, and the
+    scheduler reads every pod's on every request. Results are immutable; errors are not kept."""
     match = _QUANTITY_RE.match(text)
     if match is None:
         raise QuantityError(

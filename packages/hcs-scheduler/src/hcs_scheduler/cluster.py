@@ -139,6 +139,35 @@ class Cluster:
     def slots(self) -> int:
         return int(self.dev_model.shape[1])
 
+    def take(self, rows: Sequence[int]) -> Cluster:
+        """The sub-snapshot of the nodes at `rows` (copies; state ids from the same interner)."""
+        index = np.asarray(rows, dtype=np.int64)
+        return Cluster(
+            nodes=[self.nodes[r] for r in rows],
+            models=self.models,
+            vendors=self.vendors,
+            dev_model=self.dev_model[index],
+            dev_share_free=self.dev_share_free[index],
+            dev_vram_total=self.dev_vram_total[index],
+            dev_vram_free=self.dev_vram_free[index],
+            dev_usable=self.dev_usable[index],
+            dev_health=self.dev_health[index],
+            dev_pods=self.dev_pods[index],
+            cpu_total=self.cpu_total[index],
+            cpu_free=self.cpu_free[index],
+            mem_total=self.mem_total[index],
+            mem_free=self.mem_free[index],
+            link=self.link[index],
+            node_model=self.node_model[index],
+            share_counts=[self.share_counts[r].copy() for r in rows],
+            node_free=self.node_free[index],
+            node_in_use=self.node_in_use[index],
+            node_usable=self.node_usable[index],
+            node_health=self.node_health[index],
+            state_ids=self.state_ids[index],
+            interner=self.interner,
+        )
+
     def model_index(self, name: str) -> int:
         return self.models.index(name)
 

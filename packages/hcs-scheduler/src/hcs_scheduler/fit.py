@@ -8,6 +8,7 @@ resources suffice and it has one fitting device (share) or N fitting devices of 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +50,20 @@ def device_fit(cluster: Cluster, request: PlacementRequest) -> DeviceFit:
     )
     whole_ok = candidate & (whole_need > 0) & untouched & (cluster.dev_vram_total >= vram_need)
     nodes = host_ok & (share_ok.any(axis=1) | _enough_whole(cluster, request, whole_ok))
+    return DeviceFit(share_ok, whole_ok, nodes)
+
+
+def refit(
+    cluster: Cluster, request: PlacementRequest, fit: DeviceFit, rows: Sequence[int]
+) -> DeviceFit:
+    """`fit` (of `request` over `cluster` as it was) with the nodes at `rows` computed anew:
+    after a few allocations changed, cheaper than fitting the whole cluster again."""
+    if not rows:
+        return fit
+    part = device_fit(cluster.take(rows), request)
+    share_ok, whole_ok, nodes = fit.share_ok.copy(), fit.whole_ok.copy(), fit.nodes.copy()
+    index = np.asarray(rows, dtype=np.int64)
+    share_ok[index], whole_ok[index], nodes[index] = part.share_ok, part.whole_ok, part.nodes
     return DeviceFit(share_ok, whole_ok, nodes)
 
 

@@ -81,9 +81,11 @@ def place(
     policy: Policy,
     rng: np.random.Generator,
     among: np.ndarray | None = None,
+    fit: DeviceFit | None = None,
 ) -> Placement | Rejection:
-    """The best placement, on the nodes of the `among` mask if given."""
-    decision, scored = score_nodes(cluster, request, policy, rng, among)
+    """The best placement, on the nodes of the `among` mask if given (`fit`: the request's
+    device fit over `cluster`, if the caller has it)."""
+    decision, scored = score_nodes(cluster, request, policy, rng, among, fit)
     if not len(decision.candidates):
         nodes = range(cluster.size) if among is None else np.flatnonzero(among).tolist()
         return Rejection(_reasons(cluster, request, nodes))

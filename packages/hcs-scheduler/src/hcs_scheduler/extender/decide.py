@@ -39,7 +39,7 @@ from hcs_scheduler.extender.wire import (
     HostPriorityEncoder,
     encode_host_priorities,
 )
-from hcs_scheduler.fit import DeviceFit, device_fit, explain
+from hcs_scheduler.fit import DeviceFit, device_fit, explain, refit
 from hcs_scheduler.fragmentation import WorkloadMix
 from hcs_scheduler.placement import Placement, place, score_nodes
 from hcs_scheduler.policies import Policy, normalise
@@ -53,7 +53,8 @@ MIX_REFRESH = 64
 RESOLVED_CACHE = 256
 """Pod requests whose per-model resolution is kept (oldest dropped first)."""
 FIT_CACHE = 16
-"""Device fits kept for the current allocations (a pod's prioritize reuses its filter's)."""
+"""Request shapes whose device fit is kept, and brought up to date row by row as allocations
+change (a fit of the whole cluster is most of a filter's time)."""
 RECENT_LISTS = 32
 """Node-name lists whose rows are remembered (least recently used dropped first): the
 candidate list, and the list each pod in flight passed filter with."""
@@ -139,9 +140,10 @@ class Decider:
         self._since_refresh = 0
         self._policy: tuple[int, Policy] | None = None
         self._resolved: dict[tuple[PodRequest, int], PlacementRequest] = {}
-        self._fits: dict[tuple[PodRequest, int, int], DeviceFit] = {}
+        self._fits: dict[tuple[PodRequest, int], tuple[int, DeviceFit]] = {}
         self._encoder: tuple[int, HostPriorityEncoder] | None = None
         self._names = NameRows(state)
+        self._explained: dict[tuple[PodRequest, int], dict[int, str]] = {}
         self.quotas = QuotaBook(state, exchange)
         _check_policy_name(policy)
 
@@ -160,18 +162,24 @@ class Decider:
         fits = np.append(self._fit(asked).nodes, False)[rows]
         passed = list(itertools.compress(names, fits.tolist()))
         self._names.remember(passed, rows[fits])  # prioritize is sent this list
-        failed, unresolvable = {}, {}
-        reasons: dict[int, str] = {}  # per node state: nodes in one state fail alike
-        states = cluster.state_ids
-        for position in np.flatnonzero(~fits).tolist():
-            name, index = names[position], int(rows[position])
-            if index < 0:
-                unresolvable[name] = NO_COMPUTENODE
-                continue
-            state = int(states[index])
+        failing = ~fits
+        if not failing.any():
+            return ExtenderFilterResult.of(passed)
+        failed_names = list(itertools.compress(names, failing.tolist()))
+        failed_rows = rows[failing]
+        known = failed_rows >= 0
+        unresolvable = dict.fromkeys(
+            itertools.compress(failed_names, (~known).tolist()), NO_COMPUTENODE
+        )
+        # A node's state decides why it fails: one explanation per state, kept per shape.
+        states = cluster.state_ids[failed_rows[known]]
+        reasons = self._reasons(asked)
+        unique, first = np.unique(states, return_index=True)
+        for state, row in zip(unique.tolist(), failed_rows[known][first].tolist(), strict=True):
             if state not in reasons:
-                reasons[state] = explain(cluster, request, index)
-            failed[name] = reasons[state]
+                reasons[state] = explain(cluster, request, row)
+        explained = map(reasons.__getitem__, states.tolist())
+        failed = dict(zip(itertools.compress(failed_names, known.tolist()), explained, strict=True))
         return ExtenderFilterResult.of(passed, failed, unresolvable)
 
     def prioritize(self, pod: dict[str, Any], names: list[str]) -> Priorities:
@@ -211,9 +219,8 @@ class Decider:
             raise Unschedulable("the pod asks for no ai.compute resource; HCS does not bind it")
         if node not in self.state.index():
             raise Unschedulable(f"node {node}: {NO_COMPUTENODE}")
-        outcome = place(
-            asked.cluster, asked.placement, self.policy(asked), self.rng, self._mask([node])
-        )
+        policy, fit = self.policy(asked), self._fit(asked)
+        outcome = place(asked.cluster, asked.placement, policy, self.rng, self._mask([node]), fit)
         if not isinstance(outcome, Placement):
             raise Unschedulable("; ".join(outcome.reasons))
         return to_pod_allocation(outcome, asked.pod)
@@ -226,10 +233,11 @@ class Decider:
         if asked is None:
             return PlanResult(error="the pod asks for no ai.compute resource")
         cluster, request = asked.cluster, asked.placement
-        outcome = place(cluster, request, self.policy(asked), self.rng)
+        fit = self._fit(asked)
+        outcome = place(cluster, request, self.policy(asked), self.rng, fit=fit)
         if not isinstance(outcome, Placement):
             return PlanResult(error="no node can take the pod now: " + "; ".join(outcome.reasons))
-        candidates = _candidates(cluster, request, first=outcome.model)
+        candidates = _candidates(cluster, fit, first=outcome.model)
         return PlanResult(
             vendor=Vendor(outcome.vendor),
             model=outcome.model,
@@ -290,14 +298,31 @@ class Decider:
         return resolved
 
     def _fit(self, asked: Asked) -> DeviceFit:
-        """The request's device fit over the current allocations, once per change of them."""
-        key = (asked.pod, self.state.version, self.state.generation)
-        fit = self._fits.get(key)
-        if fit is None:
-            fit = self._fits[key] = device_fit(asked.cluster, asked.placement)
-            while len(self._fits) > FIT_CACHE:
-                self._fits.pop(next(iter(self._fits)))
+        """The request's device fit over the current allocations: the one kept for its shape
+        with the rows changed since refitted, or a fit of the whole cluster."""
+        key = (asked.pod, self.state.version)
+        mark = self.state.changes.mark()
+        kept = self._fits.pop(key, None)
+        rows = self.state.changes.since(kept[0]) if kept is not None else None
+        if kept is not None and rows is not None and len(rows) <= asked.cluster.size // 8:
+            fit = refit(asked.cluster, asked.placement, kept[1], rows)
+        else:
+            fit = device_fit(asked.cluster, asked.placement)
+        self._fits[key] = (mark, fit)  # most recently used: last out
+        while len(self._fits) > FIT_CACHE:
+            self._fits.pop(next(iter(self._fits)))
         return fit
+
+    def _reasons(self, asked: Asked) -> dict[int, str]:
+        """Why a node in each state cannot take the request (state id -> reason). A state
+        (free host resources and devices, interned) decides the reason, so it holds for every
+        node in that state and for as long as the snapshot's specs stay (its version)."""
+        key = (asked.pod, self.state.version)
+        reasons = self._explained.pop(key, None)
+        self._explained[key] = reasons = reasons if reasons is not None else {}
+        while len(self._explained) > FIT_CACHE:
+            self._explained.pop(next(iter(self._explained)))
+        return reasons
 
     def _remember(self, request: PodRequest) -> None:
         self._recent.append(request)
@@ -337,8 +362,7 @@ def to_pod_allocation(placement: Placement, pod: PodRequest) -> PodAllocation:
     )
 
 
-def _candidates(cluster: Cluster, request: PlacementRequest, first: str) -> list[PlanCandidate]:
-    fit = device_fit(cluster, request)
+def _candidates(cluster: Cluster, fit: DeviceFit, first: str) -> list[PlanCandidate]:
     usable = fit.share_ok | fit.whole_ok
     out = []
     for model, name in enumerate(cluster.models):

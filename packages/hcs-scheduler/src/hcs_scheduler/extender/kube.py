@@ -10,11 +10,12 @@ dictionaries for logic tests and the static mode.
 from __future__ import annotations
 
 import asyncio
-import copy
 import enum
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+import orjson
 
 from hcs_scheduler.errors import SchedulerError
 
@@ -88,6 +89,11 @@ class KubePort(Protocol):
         ...
 
 
+def _decoded(encoded: bytes) -> JsonObject:
+    obj: JsonObject = orjson.loads(encoded)
+    return obj
+
+
 def object_key(obj: JsonObject) -> tuple[str, str]:
     """(namespace, name) of an API object ("" namespace for cluster-scoped ones)."""
     metadata = obj.get("metadata") or {}
@@ -97,12 +103,15 @@ def object_key(obj: JsonObject) -> tuple[str, str]:
 class InMemoryKube:
     """A KubePort over dictionaries: writes are visible to lists and sent to watchers.
 
+    Objects are kept encoded, as an API server keeps them: every read and every event is a
+    fresh copy, and the store adds no object graphs to the process it runs in (the benchmark
+    runs it inside the extender's, whose collector would otherwise scan them).
     `fail_next` makes the next call of a method raise, to test rollbacks; `delay` makes every
     write yield to the event loop first, so concurrent binds really interleave.
     """
 
     def __init__(self, delay: float = 0.0) -> None:
-        self.objects: dict[Kind, dict[tuple[str, str], JsonObject]] = {k: {} for k in Kind}
+        self._stored: dict[Kind, dict[tuple[str, str], bytes]] = {k: {} for k in Kind}
         self.watchers: dict[Kind, list[asyncio.Queue[WatchEvent]]] = {k: [] for k in Kind}
         self.fail_next: dict[str, KubeError] = {}
         self.delay = delay
@@ -111,23 +120,31 @@ class InMemoryKube:
     # -- test set-up: put objects in (and tell watchers)
     def apply(self, kind: Kind, obj: JsonObject) -> None:
         key = object_key(obj)
-        event = EventType.MODIFIED if key in self.objects[kind] else EventType.ADDED
-        self.objects[kind][key] = copy.deepcopy(obj)
-        self._emit(kind, event, obj)
+        event = EventType.MODIFIED if key in self._stored[kind] else EventType.ADDED
+        self._stored[kind][key] = encoded = orjson.dumps(obj)
+        self._emit(kind, event, encoded)
 
     def delete(self, kind: Kind, namespace: str, name: str) -> None:
-        obj = self.objects[kind].pop((namespace, name), None)
-        if obj is not None:
-            self._emit(kind, EventType.DELETED, obj)
+        encoded = self._stored[kind].pop((namespace, name), None)
+        if encoded is not None:
+            self._emit(kind, EventType.DELETED, encoded)
 
-    def _emit(self, kind: Kind, event: EventType, obj: JsonObject) -> None:
+    def stored(self, kind: Kind, namespace: str, name: str) -> JsonObject | None:
+        """A copy of the object as stored now, or None."""
+        encoded = self._stored[kind].get((namespace, name))
+        return None if encoded is None else _decoded(encoded)
+
+    def stored_all(self, kind: Kind) -> list[JsonObject]:
+        return [_decoded(encoded) for encoded in self._stored[kind].values()]
+
+    def _emit(self, kind: Kind, event: EventType, encoded: bytes) -> None:
         for queue in self.watchers[kind]:
-            queue.put_nowait(WatchEvent(event, copy.deepcopy(obj)))
+            queue.put_nowait(WatchEvent(event, _decoded(encoded)))
 
     # -- the port
     async def list(self, kind: Kind) -> list[JsonObject]:
         self._maybe_fail("list")
-        return [copy.deepcopy(o) for o in self.objects[kind].values()]
+        return self.stored_all(kind)
 
     async def watch(self, kind: Kind) -> AsyncIterator[WatchEvent]:
         queue: asyncio.Queue[WatchEvent] = asyncio.Queue()
@@ -140,10 +157,10 @@ class InMemoryKube:
 
     async def get_pod(self, namespace: str, name: str) -> JsonObject:
         self._maybe_fail("get_pod")
-        pod = self.objects[Kind.POD].get((namespace, name))
+        pod = self.stored(Kind.POD, namespace, name)
         if pod is None:
             raise NotFound(f"pod {namespace}/{name} not found", 404)
-        return copy.deepcopy(pod)
+        return pod
 
     async def patch_pod_annotations(
         self, namespace: str, name: str, annotations: dict[str, str | None]
@@ -151,7 +168,7 @@ class InMemoryKube:
         await asyncio.sleep(self.delay)
         self.calls.append(("patch", namespace, name))
         self._maybe_fail("patch_pod_annotations")
-        pod = copy.deepcopy(await self.get_pod(namespace, name))
+        pod = await self.get_pod(namespace, name)
         current = pod.setdefault("metadata", {}).setdefault("annotations", {})
         for key, value in annotations.items():
             if value is None:
@@ -164,7 +181,7 @@ class InMemoryKube:
         await asyncio.sleep(self.delay)
         self.calls.append(("bind", namespace, name, node))
         self._maybe_fail("bind_pod")
-        pod = copy.deepcopy(await self.get_pod(namespace, name))
+        pod = await self.get_pod(namespace, name)
         if pod.get("metadata", {}).get("uid") not in (None, uid):
             raise Conflict(f"pod {namespace}/{name} has another uid", 409)
         if pod.get("spec", {}).get("nodeName"):
@@ -176,10 +193,9 @@ class InMemoryKube:
         await asyncio.sleep(self.delay)
         self.calls.append(("status", name))
         self._maybe_fail("patch_computenode_status")
-        node = self.objects[Kind.COMPUTE_NODE].get(("", name))
+        node = self.stored(Kind.COMPUTE_NODE, "", name)
         if node is None:
             raise NotFound(f"computenode {name} not found", 404)
-        node = copy.deepcopy(node)
         node.setdefault("status", {}).update(status)
         self.apply(Kind.COMPUTE_NODE, node)
 

@@ -67,6 +67,39 @@ class Rows(dict[str, int]):
         return -1
 
 
+class ChangeLog:
+    """Snapshot rows whose allocations changed, in order: caches computed over the snapshot
+    (a request's device fit) update only those rows instead of starting over."""
+
+    LIMIT = 4096
+    """Entries kept; older marks then read as "too old" (recompute everything)."""
+
+    def __init__(self) -> None:
+        self._base = 0
+        self._rows: list[int] = []
+
+    def mark(self) -> int:
+        """A position to ask `since` about later."""
+        return self._base + len(self._rows)
+
+    def add(self, row: int) -> None:
+        self._rows.append(row)
+        if len(self._rows) > self.LIMIT:
+            self.reset()
+
+    def reset(self) -> None:
+        """Forget every entry (the snapshot was rebuilt): every older mark is too old."""
+        self._base += len(self._rows)
+        self._rows.clear()
+
+    def since(self, mark: int) -> list[int] | None:
+        """Distinct rows changed after `mark`, sorted; None if the log no longer goes back so
+        far."""
+        if mark < self._base:
+            return None
+        return sorted(set(self._rows[mark - self._base :]))
+
+
 class ClusterState:
     """The cache. `clock` is monotonic seconds (tests pass a fake)."""
 
@@ -85,6 +118,10 @@ class ClusterState:
         """Bumped on every rebuild of the snapshot (node set or specs changed)."""
         self.generation = 0
         """Bumped on every change of what pods hold, of the pods or of the quotas."""
+        self.changes = ChangeLog()
+        """Rows of the snapshot whose allocations changed (reset when it is rebuilt)."""
+        self._changed_nodes: set[str] = set()
+        """Nodes whose held allocations or spec changed since `take_changed_nodes`."""
         self.synced = False
         """True once the first full list of every kind has been applied."""
 
@@ -95,6 +132,7 @@ class ClusterState:
         self.nodes[name] = node
         if old is None or old.spec != node.spec:
             self._cluster = None
+            self._changed_nodes.add(name)
 
     def delete_node(self, name: str) -> None:
         if self.nodes.pop(name, None) is not None:
@@ -174,6 +212,11 @@ class ClusterState:
         for uid, held in self._held.items():
             yield uid, held.allocation
 
+    def take_changed_nodes(self) -> set[str]:
+        """Names of the nodes whose allocations (or spec) changed since the last call."""
+        changed, self._changed_nodes = self._changed_nodes, set()
+        return changed
+
     # -- internals
     def _hold(self, uid: str, allocation: PodAllocation, expires: float | None) -> None:
         previous = self._held.get(uid)
@@ -182,6 +225,7 @@ class ClusterState:
             return
         self._release(uid)
         self.generation += 1
+        self._changed_nodes.add(allocation.node)
         held = _Held(allocation, None, expires)
         self._held[uid] = held
         if self._cluster is not None:
@@ -191,8 +235,10 @@ class ClusterState:
         held = self._held.pop(uid, None)
         if held is not None:
             self.generation += 1
+            self._changed_nodes.add(held.allocation.node)
         if held is not None and held.applied is not None and self._cluster is not None:
             self._cluster.release(held.applied)
+            self.changes.add(held.applied.node)
 
     def _expire(self) -> None:
         now = self.clock()
@@ -209,6 +255,7 @@ class ClusterState:
         self._cluster = build_cluster(specs, self.interner)
         self._index = Rows((n, i) for i, n in enumerate(names))
         self.version += 1
+        self.changes.reset()
         for uid, held in self._held.items():
             held.applied = self._apply(uid, held.allocation)
 
@@ -225,6 +272,7 @@ class ClusterState:
         except ValueError as error:
             log.warning("pod uid %s: %s", uid, error)
             return None
+        self.changes.add(applied.node)
         return applied
 
 

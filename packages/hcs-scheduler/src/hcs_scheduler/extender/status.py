@@ -60,13 +60,19 @@ def _scaled(total: Throughput, share: int) -> Throughput:
 
 
 class StatusWriter:
-    """Writes status.devices of the nodes whose sums changed since the last write."""
+    """Writes status.devices of the nodes whose sums changed since the last write.
+
+    Only nodes whose allocations changed are summed again (every node on the first round),
+    and the loop is yielded between nodes: the extender's requests wait for no round.
+    """
 
     def __init__(self, state: ClusterState, kube: KubePort, interval: float) -> None:
         self.state = state
         self.kube = kube
         self.interval = interval
         self._written: dict[str, list[dict[str, Any]]] = {}
+        self._pending: set[str] | None = None
+        """Nodes to sum at the next round; None: every node (nothing summed yet)."""
 
     async def run(self) -> None:
         while True:
@@ -76,11 +82,20 @@ class StatusWriter:
 
     async def write_changed(self) -> int:
         """One round; returns how many nodes were written."""
+        changed = self.state.take_changed_nodes()
+        pending = set(self.state.nodes) if self._pending is None else self._pending | changed
+        self._pending = set()
         held: dict[str, list[PodAllocation]] = {}
         for _, allocation in self.state.held():
-            held.setdefault(allocation.node, []).append(allocation)
+            if allocation.node in pending:
+                held.setdefault(allocation.node, []).append(allocation)
         written = 0
-        for name, node in list(self.state.nodes.items()):
+        for name in sorted(pending):
+            await asyncio.sleep(0)  # one node at a time between the extender's requests
+            node = self.state.nodes.get(name)
+            if node is None:
+                self._written.pop(name, None)
+                continue
             devices = device_allocations(node, held.get(name, []))
             if self._written.get(name) == devices or (
                 name not in self._written and devices == _reported(node)
@@ -90,6 +105,7 @@ class StatusWriter:
                 await self.kube.patch_computenode_status(node.metadata.name, {"devices": devices})
             except KubeError as error:
                 log.warning("could not write status.devices of %s: %s", name, error)
+                self._pending.add(name)  # retried at the next round
                 continue
             self._written[name] = devices
             written += 1

@@ -33,6 +33,8 @@ class Syncer:
         self.on_synced = on_synced
         """Called once, when the cache first holds every kind (the server freezes its heap)."""
         self._listed: set[Kind] = set()
+        self._node_specs: dict[str, Any] = {}
+        """Each ComputeNode's spec as last applied, to skip events that change only status."""
 
     async def run(self) -> None:
         """Follow every kind until cancelled."""
@@ -46,6 +48,7 @@ class Syncer:
                 failures = 0
                 async for event in self.kube.watch(kind):
                     self.apply(kind, event.type, event.object)
+                    await asyncio.sleep(0)  # a burst of events must not hold up requests
             except KubeError as error:
                 log.warning("%s list/watch failed: %s", kind, error)
             delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
@@ -72,6 +75,7 @@ class Syncer:
             self.apply(kind, EventType.MODIFIED, obj)
         self._listed.add(kind)
         if self._listed == set(Kind) and not self.state.synced:
+            self.state.cluster()  # the snapshot now, not at the first request
             self.state.synced = True
             log.info("cache synced: %d nodes, %d pods", len(self.state.nodes), len(self.state.pods))
             self.on_synced()
@@ -87,13 +91,21 @@ class Syncer:
             return
         if event is EventType.DELETED:
             if kind is Kind.COMPUTE_NODE:
+                self._node_specs.pop(_node_name(obj), None)
                 self.state.delete_node(_node_name(obj))
             else:
                 self.state.delete_quota(namespace, name)
             return
         try:
             if kind is Kind.COMPUTE_NODE:
+                # status.devices is ours (StatusWriter): its echo, and any other status-only
+                # change, leaves what we decide over as it is; skipping it keeps thousands of
+                # nodes' worth of new objects (and collector pauses) out of the process.
+                node_name, spec = _node_name(obj), obj.get("spec")
+                if event is EventType.MODIFIED and self._node_specs.get(node_name) == spec:
+                    return
                 self.state.upsert_node(ComputeNode.model_validate(obj))
+                self._node_specs[node_name] = spec
             else:
                 self.state.upsert_quota(ComputeQuota.model_validate(obj))
         except ValidationError as error:
