@@ -127,3 +127,12 @@ def test_pydantic_field_accepts_int_or_string_and_serialises_canonical(raw, expe
 def test_pydantic_field_error_names_the_bad_value():
     with pytest.raises(ValidationError, match="'lots' is not a Kubernetes quantity"):
         _Holder(amount="lots")
+
+
+def test_memoised_parsing_gives_equal_values_and_never_remembers_an_error():
+    # Parsing is memoised by text (the scheduler reads the same few quantities endlessly).
+    assert Quantity("16Gi") == Quantity("16Gi") == Quantity(16 * 1024**3)
+    assert Quantity("16Gi").format is QuantityFormat.BINARY_SI
+    for _ in range(2):
+        with pytest.raises(QuantityError, match="'16Gx' is not a Kubernetes quantity"):
+            Quantity("16Gx")

@@ -1,5 +1,6 @@
 """Which nodes and devices can take a request: shares, whole devices, health, models, host."""
 
+import numpy as np
 import pytest
 
 from hcs_scheduler import Allocation, build_cluster, uniform_request
@@ -77,3 +78,58 @@ def test_overcommit_is_refused(make_node):
 def test_explain_says_what_is_missing(make_node, kwargs, reason):
     cluster = _cluster(make_node)
     assert explain(cluster, uniform_request("r", len(cluster.models), **kwargs), 2) == reason
+
+
+def _mixed_node(make_node, name):
+    """A node with two models (the general fit path, not the one-model-per-node one)."""
+    a, t4 = make_node(name, devices=2), make_node(name, model="T4", devices=2, vram=16 * GI)
+    return type(a)(
+        name=name,
+        devices=a.devices
+        + tuple(
+            type(d)(id=str(2 + i), model=d.model, vendor=d.vendor, vram=d.vram)
+            for i, d in enumerate(t4.devices)
+        ),
+    )
+
+
+@pytest.mark.parametrize("mixed", [False, True], ids=["one-model-nodes", "a-mixed-node"])
+def test_refitting_the_changed_rows_equals_fitting_the_whole_cluster(make_node, rng, mixed):
+    from hcs_scheduler.fit import refit
+
+    nodes = [make_node(f"n{i}", devices=4, cpu=16_000) for i in range(12)]
+    nodes += [make_node(f"t{i}", model="T4", devices=2, vram=16 * GI) for i in range(6)]
+    if mixed:
+        nodes.append(_mixed_node(make_node, "mixed"))
+    cluster = build_cluster(nodes)
+    requests = [
+        uniform_request("share", len(cluster.models), share=400, vram=12 * GI),
+        uniform_request("whole", len(cluster.models), whole=2),
+        uniform_request("host", len(cluster.models), share=100, vram=GI, cpu_milli=6_000),
+    ]
+    kept = [device_fit(cluster, r) for r in requests]
+    for _ in range(40):
+        node = int(rng.integers(cluster.size))
+        slots = np.flatnonzero(cluster.dev_model[node] >= 0)
+        slot = int(rng.choice(slots))
+        allocation = Allocation(node, (slot,), share=300, vram=4 * GI, cpu_milli=2_000)
+        try:
+            cluster.allocate(allocation)
+        except ValueError:
+            continue
+        for i, request in enumerate(requests):
+            kept[i] = refit(cluster, request, kept[i], [node])
+            fresh = device_fit(cluster, request)
+            for mask in ("share_ok", "whole_ok", "nodes"):
+                assert (getattr(kept[i], mask) == getattr(fresh, mask)).all(), (request.name, mask)
+
+
+def test_a_taken_sub_snapshot_keeps_the_rows_it_names(make_node):
+    cluster = build_cluster([make_node("a", devices=2), make_node("b", devices=4)])
+    cluster.allocate(Allocation(1, (0, 1), share=500, vram=GI))
+    part = cluster.take([1])
+    assert [n.name for n in part.nodes] == ["b"]
+    assert part.dev_share_free[0].tolist() == [500, 500, 1000, 1000]
+    assert part.state_key(0) == cluster.state_key(1)
+    part.dev_share_free[0, 0] = 0  # a copy: the snapshot is untouched
+    assert cluster.dev_share_free[1, 0] == 500

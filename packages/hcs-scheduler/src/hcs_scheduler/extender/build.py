@@ -37,6 +37,7 @@ def build_extender(
             nodes = read_computenodes(settings.cluster)
         for node in nodes:
             state.upsert_node(node)
+        state.cluster()  # the snapshot now, not at the first request (as the Syncer does)
         state.synced = True
     decider = Decider(state, exchange, settings.policy)
     return Extender(

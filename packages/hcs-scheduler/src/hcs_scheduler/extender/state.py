@@ -88,8 +88,9 @@ class ChangeLog:
             self.reset()
 
     def reset(self) -> None:
-        """Forget every entry (the snapshot was rebuilt): every older mark is too old."""
-        self._base += len(self._rows)
+        """Forget every entry (the snapshot was rebuilt): every earlier mark is too old, the
+        latest one included (+1)."""
+        self._base += len(self._rows) + 1
         self._rows.clear()
 
     def since(self, mark: int) -> list[int] | None:
