@@ -351,6 +351,8 @@ def test_the_shipped_scheduler_configuration_matches_the_server() -> None:
     path = Path(__file__).absolute().parents[3] / "deploy" / "scheduler"
     config = yaml.safe_load((path / "kube-scheduler-config.yaml").read_text())
     assert config["apiVersion"] == "kubescheduler.config.k8s.io/v1"
+    # HCS must see every node: kube-scheduler's own filters ignore ai.compute/*.
+    assert config["percentageOfNodesToScore"] == 100
     (extender,) = config["extenders"]
     managed = {r["name"]: r["ignoredByScheduler"] for r in extender["managedResources"]}
     assert managed == dict.fromkeys((r.value for r in Resource), True)
