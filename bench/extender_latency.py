@@ -30,6 +30,7 @@ import asyncio
 import gc
 import multiprocessing
 import multiprocessing.synchronize
+import os
 import socket
 import statistics
 import time
@@ -128,7 +129,15 @@ def fill(
     return pods, statuses
 
 
-def serve(nodes: int, pending: int, port: int, ready: multiprocessing.synchronize.Event) -> None:
+def pin(cpu: int | None) -> None:
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
+
+
+def serve(
+    cpu: int | None, nodes: int, pending: int, port: int, ready: multiprocessing.synchronize.Event
+) -> None:
+    pin(cpu)
     computenodes = make_nodes(nodes)
     kube = InMemoryKube()
     pods, statuses = fill(computenodes, nodes * 2)
@@ -264,6 +273,56 @@ async def server_times(port: int) -> dict[str, float]:
     return {v: 1000 * totals[f"{v}_sum"] / totals[f"{v}_count"] for v in verbs}
 
 
+def serve_canned(
+    cpu: int | None, nodes: int, port: int, ready: multiprocessing.synchronize.Event
+) -> None:
+    """The transport floor: the same HTTP stack answering canned bodies of the extender's sizes
+    (every node passes filter, every node scored), deciding nothing."""
+    pin(cpu)
+    names = [f"node-{n:05d}" for n in range(nodes)]
+    passed = orjson.dumps({"NodeNames": names, "FailedNodes": {}, "Error": ""})
+    scored = orjson.dumps([{"Host": n, "Score": i % 11} for i, n in enumerate(names)])
+    answers = {"filter": passed, "prioritize": scored, "bind": b'{"Error":""}'}
+
+    async def answer(request: web.Request) -> web.Response:
+        await request.read()
+        body = answers[request.match_info["verb"]]
+        return web.Response(body=body, content_type="application/json")
+
+    app = web.Application(client_max_size=64 << 20)
+    app.router.add_post("/{verb}", answer)
+    ready.set()
+    web.run_app(app, host="127.0.0.1", port=port, print=None)
+
+
+def start(target: Any, *args: object) -> tuple[multiprocessing.Process, int]:
+    """A server process on a free port, once it says it is ready."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ready = multiprocessing.Event()
+    server = multiprocessing.Process(target=target, args=(*args, port, ready), daemon=True)
+    server.start()
+    if not ready.wait(900):
+        raise SystemExit("the server did not get ready in 900 s")
+    time.sleep(0.5)
+    return server, port
+
+
+def measure(port: int, names: list[str], args: argparse.Namespace, rates: list[float]) -> None:
+    """Every mode once, against the server on `port`; pods after the warm-up ones."""
+    asyncio.run(load(port, names, 0, WARM_UP, 1))
+    first = WARM_UP
+    for concurrency in (1, args.concurrency):
+        run = asyncio.run(load(port, names, first, args.requests, concurrency))
+        report(f"{concurrency} in flight (closed loop)", run)
+        first += args.requests
+    for rate in rates:
+        run = asyncio.run(load(port, names, first, args.requests, args.concurrency, rate))
+        report(f"{args.concurrency} connections, {rate:g} pods/s offered", run)
+        first += args.requests
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=5000)
@@ -274,42 +333,36 @@ def main() -> None:
         default="50,100",
         help="open-loop runs: pods/s offered in total over --concurrency connections",
     )
+    parser.add_argument(
+        "--no-floor", action="store_true", help="skip the transport-floor runs (canned answers)"
+    )
+    parser.add_argument(
+        "--pin", action="store_true", help="server on CPU 1, load generator on CPU 0 (2+ cores)"
+    )
     args = parser.parse_args()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    ready = multiprocessing.Event()
+    server_cpu = 1 if args.pin else None
+    pin(0 if args.pin else None)
     rates = [float(r) for r in args.rates.split(",") if r]
     pending = WARM_UP + (2 + len(rates)) * args.requests
-    server = multiprocessing.Process(
-        target=serve, args=(args.nodes, pending, port, ready), daemon=True
-    )
-    server.start()
-    if not ready.wait(900):
-        raise SystemExit("the server did not sync its cache in 900 s")
-    time.sleep(0.5)
     names = [f"node-{n:05d}" for n in range(args.nodes)]
-    asyncio.run(load(port, names, 0, WARM_UP, 1))
+    server, port = start(serve, server_cpu, args.nodes, pending)
     print(
         f"extender over HTTP: {args.nodes} nodes x 8 devices, {args.requests} pods per run, "
         "each filter + prioritize + bind"
     )
-    first = WARM_UP
-    for concurrency in (1, args.concurrency):
-        run = asyncio.run(load(port, names, first, args.requests, concurrency))
-        report(f"{concurrency} in flight (closed loop)", run)
-        first += args.requests
-    for rate in rates:
-        run = asyncio.run(load(port, names, first, args.requests, args.concurrency, rate))
-        report(f"{args.concurrency} connections, {rate:g} pods/s offered", run)
-        first += args.requests
+    measure(port, names, args, rates)
     times = asyncio.run(server_times(port))
     print(
         "  server time per request (handler, from /metrics): "
         + ", ".join(f"{verb} {ms:.2f} ms" for verb, ms in times.items())
     )
     server.terminate()
-    print("  budget (issue 5): filter + prioritize p99 under 10 ms")
+    if not args.no_floor:
+        server, port = start(serve_canned, server_cpu, args.nodes)
+        print("transport floor: the same load against canned answers of the same sizes")
+        measure(port, names, args, rates)
+        server.terminate()
+    print("budget (issue 5): filter + prioritize p99 under 10 ms")
 
 
 if __name__ == "__main__":
