@@ -138,3 +138,15 @@ async def test_the_status_writer_sums_only_changed_nodes_and_retries_failed_writ
     calls = len(kube.calls)
     assert await writer.write_changed() == 0
     assert len(kube.calls) == calls  # nothing changed: nothing summed, nothing written
+
+
+def test_recent_keeps_the_entries_used_last() -> None:
+    from hcs_scheduler.extender.caches import Recent
+
+    recent: Recent[str, int] = Recent(2)
+    recent.put("a", 1)
+    recent.put("b", 2)
+    assert recent.get("a") == 1  # "a" is now the most recently used
+    recent.put("c", 3)  # drops "b", the least recently used
+    assert recent.get("b") is None
+    assert (recent.get("a"), recent.get("c")) == (1, 3)

@@ -31,6 +31,7 @@ from hcs_scheduler.catalog import PolicyFactory
 from hcs_scheduler.cluster import Cluster
 from hcs_scheduler.containers import split
 from hcs_scheduler.errors import ConfigError
+from hcs_scheduler.extender.caches import NameRows, Recent
 from hcs_scheduler.extender.quota import QuotaBook
 from hcs_scheduler.extender.state import ClusterState
 from hcs_scheduler.extender.wire import (
@@ -55,9 +56,6 @@ RESOLVED_CACHE = 256
 FIT_CACHE = 16
 """Request shapes whose device fit is kept, and brought up to date row by row as allocations
 change (a fit of the whole cluster is most of a filter's time)."""
-RECENT_LISTS = 32
-"""Node-name lists whose rows are remembered (least recently used dropped first): the
-candidate list, and the list each pod in flight passed filter with."""
 
 
 class Unschedulable(HcsApiError):
@@ -88,44 +86,6 @@ class Priorities:
         return list(zip(self.names, self.scores.tolist(), strict=True))
 
 
-class NameRows:
-    """Snapshot rows of node-name lists (-1: no ComputeNode), remembering the last few lists.
-
-    kube-scheduler sends the same candidates pod after pod, and prioritize gets back the list
-    filter answered. Comparing a fresh list with a remembered one costs a quarter of hashing
-    and looking up thousands of fresh names (as strings decoded from each request are).
-    """
-
-    def __init__(self, state: ClusterState) -> None:
-        self.state = state
-        self._lists: dict[tuple[int, int, str, str], tuple[list[str], np.ndarray]] = {}
-
-    def rows(self, names: list[str]) -> np.ndarray:
-        """Read-only: shared with the next caller that sends the same list."""
-        index = self.state.index()  # first: a rebuilt snapshot bumps the version
-        if not names:
-            return np.zeros(0, np.int64)
-        key = self._key(names)
-        known = self._lists.pop(key, None)
-        if known is not None and known[0] == names:
-            self._lists[key] = known  # most recently used: last out
-            return known[1]
-        rows = np.fromiter(map(index.__getitem__, names), np.int64, len(names))
-        self.remember(names, rows)
-        return rows
-
-    def remember(self, names: list[str], rows: np.ndarray) -> None:
-        if not names:
-            return
-        rows.flags.writeable = False
-        self._lists[self._key(names)] = (names, rows)
-        while len(self._lists) > RECENT_LISTS:
-            self._lists.pop(next(iter(self._lists)))
-
-    def _key(self, names: list[str]) -> tuple[int, int, str, str]:
-        return (self.state.version, len(names), names[0], names[-1])
-
-
 class Decider:
     """Answers over one ClusterState with one policy (rebuilt as the workload mix drifts)."""
 
@@ -139,11 +99,11 @@ class Decider:
         self._recent: deque[PodRequest] = deque(maxlen=MIX_WINDOW)
         self._since_refresh = 0
         self._policy: tuple[int, Policy] | None = None
-        self._resolved: dict[tuple[PodRequest, int], PlacementRequest] = {}
-        self._fits: dict[tuple[PodRequest, int], tuple[int, DeviceFit]] = {}
+        self._resolved: Recent[tuple[PodRequest, int], PlacementRequest] = Recent(RESOLVED_CACHE)
+        self._fits: Recent[tuple[PodRequest, int], tuple[int, DeviceFit]] = Recent(FIT_CACHE)
+        self._explained: Recent[tuple[PodRequest, int], dict[int, str]] = Recent(FIT_CACHE)
         self._encoder: tuple[int, HostPriorityEncoder] | None = None
         self._names = NameRows(state)
-        self._explained: dict[tuple[PodRequest, int], dict[int, str]] = {}
         self.quotas = QuotaBook(state, exchange)
         _check_policy_name(policy)
 
@@ -219,8 +179,10 @@ class Decider:
             raise Unschedulable("the pod asks for no ai.compute resource; HCS does not bind it")
         if node not in self.state.index():
             raise Unschedulable(f"node {node}: {NO_COMPUTENODE}")
+        among = np.zeros(asked.cluster.size, dtype=bool)
+        among[self.state.index()[node]] = True
         policy, fit = self.policy(asked), self._fit(asked)
-        outcome = place(asked.cluster, asked.placement, policy, self.rng, self._mask([node]), fit)
+        outcome = place(asked.cluster, asked.placement, policy, self.rng, among, fit)
         if not isinstance(outcome, Placement):
             raise Unschedulable("; ".join(outcome.reasons))
         return to_pod_allocation(outcome, asked.pod)
@@ -290,11 +252,10 @@ class Decider:
         key = (request, self.state.version)
         resolved = self._resolved.get(key)
         if resolved is None:
-            resolved = self._resolved[key] = request_from_pod(
+            resolved = request_from_pod(
                 name, request, cluster.models, cluster.vendors, self.exchange, max(cluster.slots, 1)
             )
-            while len(self._resolved) > RESOLVED_CACHE:
-                self._resolved.pop(next(iter(self._resolved)))
+            self._resolved.put(key, resolved)
         return resolved
 
     def _fit(self, asked: Asked) -> DeviceFit:
@@ -302,15 +263,13 @@ class Decider:
         with the rows changed since refitted, or a fit of the whole cluster."""
         key = (asked.pod, self.state.version)
         mark = self.state.changes.mark()
-        kept = self._fits.pop(key, None)
+        kept = self._fits.get(key)
         rows = self.state.changes.since(kept[0]) if kept is not None else None
         if kept is not None and rows is not None and len(rows) <= asked.cluster.size // 8:
             fit = refit(asked.cluster, asked.placement, kept[1], rows)
         else:
             fit = device_fit(asked.cluster, asked.placement)
-        self._fits[key] = (mark, fit)  # most recently used: last out
-        while len(self._fits) > FIT_CACHE:
-            self._fits.pop(next(iter(self._fits)))
+        self._fits.put(key, (mark, fit))
         return fit
 
     def _reasons(self, asked: Asked) -> dict[int, str]:
@@ -318,11 +277,8 @@ class Decider:
         (free host resources and devices, interned) decides the reason, so it holds for every
         node in that state and for as long as the snapshot's specs stay (its version)."""
         key = (asked.pod, self.state.version)
-        reasons = self._explained.pop(key, None)
-        self._explained[key] = reasons = reasons if reasons is not None else {}
-        while len(self._explained) > FIT_CACHE:
-            self._explained.pop(next(iter(self._explained)))
-        return reasons
+        reasons = self._explained.get(key)
+        return reasons if reasons is not None else self._explained.put(key, {})
 
     def _remember(self, request: PodRequest) -> None:
         self._recent.append(request)
@@ -331,12 +287,6 @@ class Decider:
     def _rows(self, names: list[str]) -> np.ndarray:
         """Each name's row in the snapshot; -1 (and, as an index, the extra row) if unknown."""
         return self._names.rows(names)
-
-    def _mask(self, names: list[str]) -> np.ndarray:
-        mask = np.zeros(self.state.cluster().size, dtype=bool)
-        rows = self._rows(names)
-        mask[rows[rows >= 0]] = True
-        return mask
 
     def _check_quota(self, pod: dict[str, Any], request: PodRequest) -> None:
         problems = self.quotas.excess(pod, request)
