@@ -117,6 +117,16 @@ def test_status_only_events_leave_the_cache_alone_and_spec_changes_rebuild_it() 
     assert state.version == version + 1
 
 
+def test_a_node_dropped_by_a_relist_comes_back_with_the_next_one() -> None:
+    state = ClusterState()
+    syncer = Syncer(state, InMemoryKube())
+    syncer.replace(Kind.COMPUTE_NODE, [computenode("gpu-0"), computenode("gpu-1")])
+    syncer.replace(Kind.COMPUTE_NODE, [computenode("gpu-0")])
+    assert set(state.nodes) == {"gpu-0"}
+    syncer.replace(Kind.COMPUTE_NODE, [computenode("gpu-0"), computenode("gpu-1")])
+    assert set(state.nodes) == {"gpu-0", "gpu-1"}
+
+
 @pytest.mark.asyncio
 async def test_the_status_writer_sums_only_changed_nodes_and_retries_failed_writes() -> None:
     kube = InMemoryKube()

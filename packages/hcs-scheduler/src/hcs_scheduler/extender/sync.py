@@ -62,6 +62,7 @@ class Syncer:
                 str((o.get("spec") or {}).get("nodeName") or object_key(o)[1]) for o in objects
             }
             for name in set(self.state.nodes) - names:
+                self._node_specs.pop(name, None)
                 self.state.delete_node(name)
         elif kind is Kind.COMPUTE_QUOTA:
             keys = {object_key(o) for o in objects}
@@ -102,7 +103,12 @@ class Syncer:
                 # change, leaves what we decide over as it is; skipping it keeps thousands of
                 # nodes' worth of new objects (and collector pauses) out of the process.
                 node_name, spec = _node_name(obj), obj.get("spec")
-                if event is EventType.MODIFIED and self._node_specs.get(node_name) == spec:
+                known = node_name in self.state.nodes
+                if (
+                    event is EventType.MODIFIED
+                    and known
+                    and self._node_specs.get(node_name) == spec
+                ):
                     return
                 self.state.upsert_node(ComputeNode.model_validate(obj))
                 self._node_specs[node_name] = spec
