@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from hcs_agent.errors import ToolError
@@ -37,3 +37,24 @@ def run_tool(argv: Sequence[str], timeout: float) -> str:
         detail = f": {said[-1]}" if said else ""
         raise ToolError(f"'{command}' exited with status {done.returncode}{detail}")
     return done.stdout
+
+
+class ToolDetector:
+    """What every detector that asks a vendor CLI shares: the tool, how it is run and within
+    what time, and where a PCI device's NUMA node is read (sysfs by default in the agent)."""
+
+    def __init__(
+        self,
+        runner: Runner,
+        timeout: float,
+        tool: str,
+        numa_of: Callable[[str], int | None] | None,
+    ) -> None:
+        self._run = runner
+        self._timeout = timeout
+        self._tool = tool
+        self._numa_of = numa_of or (lambda bus_id: None)
+
+    def _call(self, *args: str) -> str:
+        """The tool's output for `args`; ToolError (ToolMissing when absent) on any failure."""
+        return self._run([self._tool, *args], self._timeout)

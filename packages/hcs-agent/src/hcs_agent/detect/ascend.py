@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hcs_agent.detect._runner import Runner, ToolMissing, run_tool
+from hcs_agent.detect._runner import Runner, ToolDetector, ToolMissing, run_tool
 from hcs_agent.errors import AgentError
 from hcs_agent.model import Detection, DeviceInfo, HealthSignals, PeerLink, normalise_bus_id
 from hcs_agent.parse import npu_smi
@@ -19,7 +19,7 @@ VENDOR = "ascend"
 MIB = 1024 * 1024
 
 
-class AscendDetector:
+class AscendDetector(ToolDetector):
     vendor = VENDOR
 
     def __init__(
@@ -29,10 +29,7 @@ class AscendDetector:
         tool: str = "npu-smi",
         numa_of: Callable[[str], int | None] | None = None,
     ) -> None:
-        self._run = runner
-        self._timeout = timeout
-        self._tool = tool
-        self._numa_of = numa_of or (lambda bus_id: None)
+        super().__init__(runner, timeout, tool, numa_of)
         self._static: dict[tuple[int, int], tuple[str | None, int | None]] = {}
 
     def detect(self) -> Detection:
@@ -50,9 +47,6 @@ class AscendDetector:
             self._device(chip, peers.get(chip.device_id, ()), warnings) for chip in table.chips
         )
         return Detection(VENDOR, devices=devices, warnings=tuple(warnings))
-
-    def _call(self, *args: str) -> str:
-        return self._run([self._tool, *args], self._timeout)
 
     def _hccs_peers(self, warnings: list[str]) -> dict[int, tuple[int, ...]]:
         try:

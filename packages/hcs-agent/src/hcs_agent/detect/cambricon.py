@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hcs_agent.detect._runner import Runner, ToolMissing, run_tool
+from hcs_agent.detect._runner import Runner, ToolDetector, ToolMissing, run_tool
 from hcs_agent.errors import AgentError
 from hcs_agent.model import Detection, DeviceInfo, HealthSignals, normalise_bus_id
 from hcs_agent.parse import cnmon
@@ -18,7 +18,7 @@ VENDOR = "cambricon"
 MIB = 1024 * 1024
 
 
-class CambriconDetector:
+class CambriconDetector(ToolDetector):
     vendor = VENDOR
 
     def __init__(
@@ -28,14 +28,11 @@ class CambriconDetector:
         tool: str = "cnmon",
         numa_of: Callable[[str], int | None] | None = None,
     ) -> None:
-        self._run = runner
-        self._timeout = timeout
-        self._tool = tool
-        self._numa_of = numa_of or (lambda bus_id: None)
+        super().__init__(runner, timeout, tool, numa_of)
 
     def detect(self) -> Detection:
         try:
-            cards = cnmon.parse_table(self._run([self._tool], self._timeout))
+            cards = cnmon.parse_table(self._call())
         except ToolMissing as error:
             return Detection(VENDOR, absent=True, error=str(error))
         except AgentError as error:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from hcs_agent.detect._runner import Runner, ToolMissing, run_tool
+from hcs_agent.detect._runner import Runner, ToolDetector, ToolMissing, run_tool
 from hcs_agent.errors import AgentError
 from hcs_agent.model import Detection, DeviceInfo, HealthSignals
 from hcs_agent.parse import hy_smi, kfd
@@ -41,7 +41,7 @@ def read_kfd_nodes(root: Path, vendor_ids: frozenset[int]) -> list[KfdNode]:
     return found
 
 
-class HygonDetector:
+class HygonDetector(ToolDetector):
     vendor = VENDOR
 
     def __init__(
@@ -54,10 +54,7 @@ class HygonDetector:
         vendor_ids: frozenset[int] = frozenset({HYGON_PCI_VENDOR}),
     ) -> None:
         self._root = root
-        self._run = runner
-        self._timeout = timeout
-        self._tool = tool
-        self._numa_of = numa_of or (lambda bus_id: None)
+        super().__init__(runner, timeout, tool, numa_of)
         self._vendor_ids = vendor_ids
         self._names: dict[int, str] = {}
         """Card Series per index from `hy-smi -a`, asked until it answers once."""
@@ -96,9 +93,6 @@ class HygonDetector:
                 )
             )
         return Detection(VENDOR, devices=tuple(devices), warnings=tuple(warnings))
-
-    def _call(self, *args: str) -> str:
-        return self._run([self._tool, *args], self._timeout)
 
     def _names_and_memory(self, warnings: list[str]) -> tuple[dict[int, str], dict[int, int]]:
         """Card Series (hy-smi -a, asked once) and available memory (asked every time)."""
