@@ -3,9 +3,9 @@ SHELL := /bin/bash
 VENV ?= .venv
 BIN := $(VENV)/bin
 # Packages checked by mypy --strict (the pure-decision ones, as they land).
-STRICT := packages/hcs-api/src/hcs_api packages/hcs-exchange/src/hcs_exchange packages/hcs-scheduler/src/hcs_scheduler packages/hcs-agent/src/hcs_agent packages/hcs-webhook/src/hcs_webhook
+STRICT := packages/hcs-envtest/src/hcs_envtest packages/hcs-api/src/hcs_api packages/hcs-exchange/src/hcs_exchange packages/hcs-scheduler/src/hcs_scheduler packages/hcs-agent/src/hcs_agent packages/hcs-webhook/src/hcs_webhook
 
-.PHONY: run test lint venv bazel crds wheels check-install lock clean
+.PHONY: run test lint venv bazel controlplane crds wheels check-install lock clean
 
 ## run: set up, then the main job: the simulator on its bundled scenarios (policy comparison on
 ## a mixed 4-vendor cluster and an Alibaba trace sample, then vendor-neutral vs vendor-locked)
@@ -14,9 +14,15 @@ run: venv
 	@echo
 	@$(BIN)/hcs-scheduler simulate --protocol vendor-lock --report reports/default
 
-## test: set up (virtualenv, bazel), then every test through `bazel test //...`
+## test: set up (virtualenv, bazel, the Kubernetes control plane), then every test through
+## `bazel test //...`; the real-API tests find the control plane through HCS_CONTROLPLANE_BIN
 test: venv bazel
-	@tools/bazel_test.sh
+	@bin=$$(tools/controlplane/build.sh) && HCS_CONTROLPLANE_BIN=$$bin tools/bazel_test.sh
+
+## controlplane: build (or reuse) kube-apiserver, kube-scheduler, kube-controller-manager and
+## etcd from the Go modules pinned in tools/controlplane; prints the folder they are in
+controlplane:
+	@tools/controlplane/build.sh
 
 ## lint: ruff (lint + format), mypy --strict on the pure packages, the package-arrow contracts
 lint: venv

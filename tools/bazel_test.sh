@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 bep=$(mktemp)
 trap 'rm -f "$bep"' EXIT
 # --keep_going: one broken target must not hide the results of the others.
-bazel test //... --keep_going --build_event_json_file="$bep" "$@"
+# HCS_CONTROLPLANE_BIN (set by `make test`) reaches the tests that start a real control plane.
+bazel test //... --keep_going --build_event_json_file="$bep" --test_env=HCS_CONTROLPLANE_BIN "$@"
 bazel_status=$?
 labels=$(bazel query 'tests(//...)' 2>/dev/null)
 if [ -z "$labels" ]; then
