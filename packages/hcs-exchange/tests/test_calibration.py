@@ -1,9 +1,13 @@
-"""Measured figures replace datasheet ones with both on record; the benchmark measures for real."""
+"""Measured figures replace datasheet ones, both on record; the CPU benchmark measures for real."""
 
+import itertools
+import platform
 import sys
+import types
 from datetime import date
 from decimal import Decimal
 
+import numpy as np
 import pytest
 
 from hcs_exchange import (
@@ -79,33 +83,142 @@ def test_copy_bandwidth_counts_read_and_write():
         copy_bandwidth_gbps(1, 1, 0.0)
 
 
-def test_benchmark_runs_for_real_on_the_cpu():
-    pytest.importorskip("torch", reason="PyTorch is not installed (the bench extra)")
+def test_cpu_benchmark_runs_for_real_with_numpy_alone(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # the CPU path must not need PyTorch
+    record = measure(
+        "A10", device="cpu", size=128, repeats=3, copy_bytes=1 << 20, today=date(2026, 11, 23)
+    )
+    assert record.model == "A10"
+    assert record.device_id == "cpu"
+    assert record.precision is Precision.FP32  # the CPU's default
+    assert record.matrix_size == 128
+    assert record.date == date(2026, 11, 23)
+    assert record.measured_tflops > 0
+    assert record.measured_bandwidth_gbps > 0
+    assert record.environment.startswith(
+        f"numpy {np.__version__}, python {platform.python_version()}, "
+    )
+
+
+def test_cpu_benchmark_turns_timings_into_figures():
+    ticks = itertools.count(0.0, 0.5)  # every timed section takes 0.5 s
     record = measure(
         "A10",
         Precision.FP32,
         device="cpu",
-        size=128,
-        repeats=3,
-        copy_bytes=1 << 20,
-        today=date(2026, 11, 23),
+        size=100,
+        repeats=2,
+        copy_bytes=4000,
+        clock=lambda: next(ticks),
+        command="hcs-exchange calibrate --model A10 --device cpu",
     )
-    assert record.device_id == "cpu"
-    assert record.measured_tflops > 0
-    assert record.measured_bandwidth_gbps > 0
-    assert record.date == date(2026, 11, 23)
-    assert "torch" in record.environment
+    # 2 matmuls of 2 * 100^3 operations in 0.5 s; 2 copies reading and writing 4000 bytes.
+    assert record.measured_tflops == Decimal("0.0000080000")
+    assert record.measured_bandwidth_gbps == Decimal("0.000032000")
+    assert record.command == "hcs-exchange calibrate --model A10 --device cpu"
 
 
-def test_benchmark_on_missing_cuda_says_so():
-    torch = pytest.importorskip("torch", reason="PyTorch is not installed (the bench extra)")
-    if torch.cuda.is_available():
-        pytest.skip("this machine has a CUDA device")
-    with pytest.raises(ExchangeError, match="PyTorch sees no CUDA device"):
-        measure("H100", device="cuda:0")
+@pytest.mark.parametrize(
+    "precision",
+    [Precision.FP16, Precision.BF16, Precision.TF32, Precision.INT8],
+    ids=["fp16-emulated", "bf16-absent", "tf32-gpu-only", "int8"],
+)
+def test_cpu_benchmark_refuses_what_numpy_cannot_measure(precision):
+    with pytest.raises(ExchangeError, match=f"measures fp32, not {precision}:"):
+        measure("A10", precision, device="cpu", size=64, repeats=1, copy_bytes=64)
 
 
-def test_benchmark_without_torch_says_how_to_get_it(monkeypatch):
+def test_gpu_benchmark_without_torch_says_how_to_get_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)
-    with pytest.raises(ExchangeError, match=r"pip install 'hcs-exchange\[bench\]'"):
-        measure("H100", device="cpu")
+    with pytest.raises(ExchangeError) as caught:
+        measure("H100", device="cuda:0")
+    message = str(caught.value)
+    assert message.startswith("measuring cuda:0 needs PyTorch built for it: ")
+    assert "pip install 'hcs-exchange[bench]' with a CUDA build of torch" in message
+    assert "--device cpu measures the CPU with numpy alone" in message
+
+
+class _FakeTorch:
+    """Just enough of PyTorch's API for the GPU path, recording what it was asked to do."""
+
+    __version__ = "2.13.0"
+    float32, float16, bfloat16, uint8 = "float32", "float16", "bfloat16", "uint8"
+
+    def __init__(self, cuda_available=True):
+        self.calls = []
+        self.version = types.SimpleNamespace(cuda="13.0")
+        matmul_flags = types.SimpleNamespace(allow_tf32=False)
+        self.backends = types.SimpleNamespace(cuda=types.SimpleNamespace(matmul=matmul_flags))
+        self.cuda = types.SimpleNamespace(
+            is_available=lambda: cuda_available,
+            synchronize=lambda target: self.calls.append("sync"),
+            get_device_properties=lambda target: types.SimpleNamespace(uuid="b42dd28e"),
+            get_device_name=lambda target: "NVIDIA H100 80GB HBM3",
+        )
+
+    def device(self, name):
+        kind, _, index = name.partition(":")
+        return types.SimpleNamespace(type=kind, index=int(index or 0))
+
+    def _tensor(self):
+        return types.SimpleNamespace(
+            to=lambda dtype: self.calls.append(f"to {dtype}") or self._tensor(),
+            copy_=lambda source: self.calls.append("copy"),
+        )
+
+    def randn(self, *shape, device):
+        return self._tensor()
+
+    def empty(self, size, dtype, device):
+        return self._tensor()
+
+    def empty_like(self, tensor):
+        return self._tensor()
+
+    def matmul(self, a, b):
+        self.calls.append(f"matmul tf32={self.backends.cuda.matmul.allow_tf32}")
+
+
+def test_gpu_benchmark_drives_torch_and_records_the_device(monkeypatch):
+    torch = _FakeTorch()
+    monkeypatch.setitem(sys.modules, "torch", torch)
+    ticks = itertools.count(0.0, 0.25)
+    record = measure(
+        "H100", Precision.TF32, size=1000, repeats=2, copy_bytes=10**9, clock=lambda: next(ticks)
+    )
+    # An untimed warm-up, then the clock runs between two synchronisations; tf32 on for tf32.
+    assert torch.calls == [
+        *["to float32"] * 2,
+        "matmul tf32=True",
+        "sync",
+        *["matmul tf32=True"] * 2,
+        "sync",
+        "copy",
+        "sync",
+        *["copy"] * 2,
+        "sync",
+    ]
+    assert torch.backends.cuda.matmul.allow_tf32 is False  # restored
+    assert record.device_id == "GPU-b42dd28e"
+    assert record.precision is Precision.TF32
+    assert record.measured_tflops == Decimal("0.016")  # 2 * 2 * 10^9 operations in 0.25 s
+    assert record.measured_bandwidth_gbps == 16  # 2 * 2 * 10^9 bytes in 0.25 s
+    assert record.environment.startswith("torch 2.13.0, python ")
+    assert record.environment.endswith(", cuda 13.0, NVIDIA H100 80GB HBM3")
+
+
+def test_gpu_benchmark_defaults_to_fp16_and_refuses_int8(monkeypatch):
+    torch = _FakeTorch()
+    monkeypatch.setitem(sys.modules, "torch", torch)
+    record = measure("H100", size=64, repeats=1, copy_bytes=64)
+    assert record.precision is Precision.FP16
+    assert torch.calls[:2] == ["to float16"] * 2
+    assert "matmul tf32=False" in torch.calls
+    with pytest.raises(ExchangeError, match="measures fp32, tf32, fp16, bf16, not int8"):
+        measure("H100", Precision.INT8)
+
+
+def test_gpu_benchmark_on_a_machine_without_cuda_says_so(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", _FakeTorch(cuda_available=False))
+    with pytest.raises(ExchangeError, match="cuda:1: PyTorch sees no CUDA device on this machine"):
+        measure("H100", device="cuda:1")

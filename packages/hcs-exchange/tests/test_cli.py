@@ -1,8 +1,11 @@
-"""The hcs-exchange command lists, shows, converts and rates, and fails with clear messages."""
+"""The hcs-exchange command lists, shows, converts, rates and calibrates, failing clearly."""
 
 import json
+import sys
+from decimal import Decimal
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from hcs_exchange.cli import main
@@ -127,16 +130,43 @@ def test_overrides_and_bad_override_file(tmp_path):
     assert "rates: Input should be a valid list" in result.output
 
 
-def test_calibrate_on_cpu_writes_a_record_that_calibration_reads(tmp_path):
-    pytest.importorskip("torch", reason="PyTorch is not installed (the bench extra)")
+def test_calibrate_on_cpu_writes_a_record_that_calibration_reads(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # numpy alone
     record_file = tmp_path / "records.yaml"
-    args = ["calibrate", "--model", "A10", "--device", "cpu", "--precision", "fp32"]
-    result = _run(
-        *args, "--size", "128", "--repeats", "2", "--copy-mib", "1", "--write", str(record_file)
-    )
+    args = ["calibrate", "--model", "A10", "--device", "cpu", "--size", "128", "--repeats", "2"]
+    result = _run(*args, "--copy-mib", "1", "--write", str(record_file))
     assert result.exit_code == 0
-    assert "measured_tflops:" in result.output
+    record = yaml.safe_load(result.stdout)
+    assert record["device_id"] == "cpu"
+    assert record["precision"] == "fp32"  # the CPU's default
+    assert record["environment"].startswith("numpy ")
+    assert record["command"] == (
+        "hcs-exchange calibrate --model A10 --device cpu --precision fp32 --size 128 "
+        "--repeats 2 --copy-mib 1"
+    )
+    assert f"appended to {record_file}" in result.stderr
     shown = _run("--calibration", str(record_file), "show", "A10", "--output", "json")
     figure = json.loads(shown.output)["throughput"]["fp32"]
     assert figure["datasheet"]["value"] == "31.2"
     assert figure["source"].startswith("measured-")
+    assert Decimal(figure["value"]) == Decimal(str(record["measured_tflops"])) > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--device", "cpu", "--precision", "fp16"],
+            "the CPU benchmark (numpy) measures fp32, not fp16",
+        ),
+        (["--device", "cuda:0"], "measuring cuda:0 needs PyTorch built for it"),
+        ([], "measuring cuda:0 needs PyTorch built for it"),
+    ],
+    ids=["cpu-fp16", "gpu-without-torch", "default-device-is-the-gpu"],
+)
+def test_calibrate_refusals_are_one_clear_line(monkeypatch, args, message):
+    monkeypatch.setitem(sys.modules, "torch", None)
+    result = CliRunner().invoke(main, ["calibrate", "--model", "A10", *args])
+    assert result.exit_code == 1
+    assert f"Error: {message}" in result.output
+    assert "Traceback" not in result.output

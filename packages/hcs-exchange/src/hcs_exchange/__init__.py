@@ -13,7 +13,7 @@ from hcs_exchange.exchange import Demand, Exchange, Fit, RateOverride, Workload
 from hcs_exchange.profiles import REFERENCE_MODEL, Figure, Precision, Profile, ProfileDatabase
 from hcs_exchange.quota import QuotaUsage, quota_excess
 
-__version__ = "0.2.0"
+__version__ = "0.2.1"
 
 __all__ = [
     "REFERENCE_MODEL",

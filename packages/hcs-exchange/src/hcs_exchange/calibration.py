@@ -5,13 +5,13 @@ a ProfileDatabase replaces the figure of that model (the device class) in that p
 keeps the datasheet figure it replaced under `datasheet`. When several records cover the same
 model and precision, the most recent one wins.
 
-`measure` runs the micro-benchmark with PyTorch (an optional dependency: the `bench` extra):
-a square matmul for throughput, a device-to-device copy for memory bandwidth.
+`measure` runs the micro-benchmark (hcs_exchange._bench): a square matmul for throughput and a
+large copy for memory bandwidth, with numpy on the CPU (`device="cpu"`, fp32) and with PyTorch on
+an accelerator (an optional dependency: the `bench` extra, with a CUDA build of torch).
 """
 
 from __future__ import annotations
 
-import platform
 import time
 from collections.abc import Callable, Iterable
 from datetime import date
@@ -20,8 +20,23 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hcs_exchange.errors import ExchangeError
+from hcs_exchange._bench import (
+    CPU,
+    copy_bandwidth_gbps,
+    matmul_tflops,
+    numpy_benchmark,
+    torch_benchmark,
+)
 from hcs_exchange.profiles import Figure, Precision, ProfileDatabase, Source, measured_source_id
+
+__all__ = [
+    "CalibrationRecord",
+    "apply_calibration",
+    "copy_bandwidth_gbps",
+    "default_precision",
+    "matmul_tflops",
+    "measure",
+]
 
 NonNegative = Annotated[Decimal, Field(ge=0)]
 
@@ -92,31 +107,14 @@ def _measured(
 # -- the micro-benchmark --------------------------------------------------------------------
 
 
-def matmul_tflops(size: int, repeats: int, seconds: float) -> Decimal:
-    """Throughput of `repeats` square matmuls of `size` (2 n^3 operations each) in `seconds`."""
-    if seconds <= 0:
-        raise ExchangeError(f"benchmark time {seconds} s is not positive")
-    return Decimal(2 * size**3 * repeats) / Decimal(repr(seconds)) / Decimal(10**12)
-
-
-def copy_bandwidth_gbps(nbytes: int, repeats: int, seconds: float) -> Decimal:
-    """Memory bandwidth of `repeats` copies of `nbytes` (each reads and writes them)."""
-    if seconds <= 0:
-        raise ExchangeError(f"benchmark time {seconds} s is not positive")
-    return Decimal(2 * nbytes * repeats) / Decimal(repr(seconds)) / Decimal(10**9)
-
-
-_TORCH_DTYPES = {
-    Precision.FP32: "float32",
-    Precision.TF32: "float32",
-    Precision.FP16: "float16",
-    Precision.BF16: "bfloat16",
-}
+def default_precision(device: str) -> Precision:
+    """What `measure` measures unless told: fp32 on the CPU (numpy), fp16 on an accelerator."""
+    return Precision.FP32 if device == CPU else Precision.FP16
 
 
 def measure(
     model: str,
-    precision: Precision = Precision.FP16,
+    precision: Precision | None = None,
     device: str = "cuda:0",
     size: int = 8192,
     repeats: int = 20,
@@ -125,77 +123,29 @@ def measure(
     today: date | None = None,
     command: str = "hcs_exchange.calibration.measure()",
 ) -> CalibrationRecord:
-    """Run the micro-benchmark on `device` with PyTorch and return what it measured."""
-    try:
-        import torch
-    except ImportError:
-        raise ExchangeError(
-            "the benchmark needs PyTorch: pip install 'hcs-exchange[bench]'"
-        ) from None
-    if precision not in _TORCH_DTYPES:
-        raise ExchangeError(f"the benchmark measures {', '.join(_TORCH_DTYPES)}, not {precision}")
-    target = torch.device(device)
-    if target.type == "cuda" and not torch.cuda.is_available():
-        raise ExchangeError(f"{device}: PyTorch sees no CUDA device on this machine")
-    dtype = getattr(torch, _TORCH_DTYPES[precision])
+    """Run the micro-benchmark on `device` and return what it measured.
 
-    def sync() -> None:
-        if target.type == "cuda":
-            torch.cuda.synchronize(target)
-
-    previous_tf32 = torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = precision is Precision.TF32
-    try:
-        a = torch.randn(size, size, device=target).to(dtype)
-        b = torch.randn(size, size, device=target).to(dtype)
-        torch.matmul(a, b)  # warm-up: kernels chosen, clocks up
-        sync()
-        start = clock()
-        for _ in range(repeats):
-            torch.matmul(a, b)
-        sync()
-        tflops = matmul_tflops(size, repeats, clock() - start)
-    finally:
-        torch.backends.cuda.matmul.allow_tf32 = previous_tf32
-    source = torch.empty(copy_bytes, dtype=torch.uint8, device=target)
-    dest = torch.empty_like(source)
-    dest.copy_(source)
-    sync()
-    start = clock()
-    for _ in range(repeats):
-        dest.copy_(source)
-    sync()
-    bandwidth = copy_bandwidth_gbps(copy_bytes, repeats, clock() - start)
+    `device="cpu"` measures the CPU with numpy (fp32 only); any other device (cuda:0, ...)
+    is measured with PyTorch, which must be installed (the `bench` extra) with a build for it.
+    """
+    chosen = precision or default_precision(device)
+    if device == CPU:
+        measured = numpy_benchmark(chosen, size, repeats, copy_bytes, clock)
+    else:
+        measured = torch_benchmark(device, chosen, size, repeats, copy_bytes, clock)
     return CalibrationRecord(
         model=model,
-        device_id=_device_id(torch, target),
+        device_id=measured.device_id,
         date=today or date.today(),
-        precision=precision,
-        measured_tflops=_significant(tflops),
-        measured_bandwidth_gbps=_significant(bandwidth),
+        precision=chosen,
+        measured_tflops=_significant(measured.tflops),
+        measured_bandwidth_gbps=_significant(measured.bandwidth_gbps),
         matrix_size=size,
         command=command,
-        environment=_environment(torch, target),
+        environment=measured.environment,
     )
 
 
 def _significant(value: Decimal, digits: int = 5) -> Decimal:
     """`value` to `digits` significant digits: a CPU's 0.004 TFLOPS and an H100's 712.34 alike."""
     return value.quantize(Decimal(1).scaleb(value.adjusted() - digits + 1))
-
-
-def _device_id(torch: Any, target: Any) -> str:
-    if target.type != "cuda":
-        return str(target.type)
-    properties = torch.cuda.get_device_properties(target)
-    uuid = getattr(properties, "uuid", None)
-    return f"GPU-{uuid}" if uuid is not None else f"cuda:{target.index or 0}"
-
-
-def _environment(torch: Any, target: Any) -> str:
-    parts = [f"torch {torch.__version__}", f"python {platform.python_version()}"]
-    if target.type == "cuda":
-        parts += [f"cuda {torch.version.cuda}", torch.cuda.get_device_name(target)]
-    else:
-        parts.append(platform.processor() or platform.machine())
-    return ", ".join(parts)

@@ -16,7 +16,12 @@ from hcs_api import Quantity, QuantityError, QuantityFormat
 from hcs_exchange import __version__
 from hcs_exchange._files import apply_overrides, iter_yaml_documents, load_database
 from hcs_exchange._format import decimal, table
-from hcs_exchange.calibration import CalibrationRecord, apply_calibration, measure
+from hcs_exchange.calibration import (
+    CalibrationRecord,
+    apply_calibration,
+    default_precision,
+    measure,
+)
 from hcs_exchange.errors import ExchangeError, ProfileFileError
 from hcs_exchange.exchange import Demand, Exchange, Fit, RateOverride, Workload
 from hcs_exchange.profiles import REFERENCE_MODEL, Precision, Profile
@@ -264,12 +269,16 @@ def rates(precision: str, workload: str, output: str) -> None:
 
 @main.command()
 @click.option("--model", required=True, help="The profile this device belongs to (H100-SXM5-80G).")
-@click.option("--device", default="cuda:0", show_default=True, help="PyTorch device to measure.")
+@click.option(
+    "--device",
+    default="cuda:0",
+    show_default=True,
+    help="cpu: the CPU, with numpy; cuda:N (or another PyTorch device): with PyTorch.",
+)
 @click.option(
     "--precision",
     type=click.Choice(["fp32", "tf32", "fp16", "bf16"]),
-    default="fp16",
-    show_default=True,
+    help="Default: fp16 on a GPU; fp32 on the CPU, the only one numpy measures.",
 )
 @click.option(
     "--size",
@@ -295,20 +304,24 @@ def rates(precision: str, workload: str, output: str) -> None:
 def calibrate(
     model: str,
     device: str,
-    precision: str,
+    precision: str | None,
     size: int,
     repeats: int,
     copy_mib: int,
     write_to: Path | None,
 ) -> None:
-    """Measure a device's matmul throughput and copy bandwidth (needs PyTorch)."""
+    """Measure a device's matmul throughput and copy bandwidth.
+
+    On the CPU (--device cpu) with numpy; on a GPU with PyTorch (hcs-exchange[bench]).
+    """
     profile = _profile(_exchange(), model)
+    chosen = Precision(precision) if precision else default_precision(device)
     command = " ".join(
         [
             "hcs-exchange calibrate",
             f"--model {profile.model}",
             f"--device {device}",
-            f"--precision {precision}",
+            f"--precision {chosen}",
             f"--size {size}",
             f"--repeats {repeats}",
             f"--copy-mib {copy_mib}",
@@ -317,7 +330,7 @@ def calibrate(
     try:
         record = measure(
             profile.model,
-            Precision(precision),
+            chosen,
             device=device,
             size=size,
             repeats=repeats,
@@ -327,11 +340,10 @@ def calibrate(
     except ExchangeError as error:
         raise click.ClickException(str(error)) from None
     text = yaml.safe_dump(record.model_dump(mode="json"), sort_keys=False)
-    datasheet = profile.tflops(Precision(precision))
+    datasheet = profile.tflops(chosen)
     click.echo(text, nl=False)
     click.echo(
-        f"# datasheet {precision}: {decimal(datasheet, 1)} TFLOPS, "
-        f"measured {record.measured_tflops}",
+        f"# datasheet {chosen}: {decimal(datasheet, 1)} TFLOPS, measured {record.measured_tflops}",
         err=True,
     )
     if write_to is not None:
