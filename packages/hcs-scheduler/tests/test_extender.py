@@ -78,7 +78,8 @@ async def _start(kube: InMemoryKube) -> Harness:
     harness = Harness(kube, extender, client)
     harness.clock = holder  # type: ignore[attr-defined]
     for _ in range(100):
-        if extender.state.synced:
+        # Synced, and holding the Lease (the only replica: it takes it at its first round).
+        if extender.state.synced and extender.leader is not None and extender.leader.is_leader:
             break
         await asyncio.sleep(0.01)
     return harness
@@ -316,7 +317,7 @@ async def test_plan_names_the_vendor_an_early_bound_pod_would_get(harness: Harne
 @pytest.mark.asyncio
 async def test_readyz_waits_for_the_first_sync_and_metrics_count_decisions() -> None:
     kube = InMemoryKube()
-    extender = build_extender(ExtenderSettings(), kube)
+    extender = build_extender(ExtenderSettings(leader_elect=False), kube)
     app = create_app(extender)
     app.cleanup_ctx.clear()  # no sync task: the cache stays unsynced
     async with TestClient(TestServer(app)) as client:

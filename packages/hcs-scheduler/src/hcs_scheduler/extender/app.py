@@ -1,9 +1,10 @@
 """The extender's HTTP server: `create_app(settings, deps)` for kube-scheduler and the webhook.
 
 POST /filter, /prioritize, /bind speak kube-scheduler's extender protocol; POST /plan answers
-the webhook's early-binding question; GET /healthz, /readyz (once the cache has synced) and
-/metrics. A malformed body gets 400 with a message; errors of a decision go in the protocol's
-`Error` field; nothing a caller sends produces a 500.
+the webhook's early-binding question; GET /healthz, /readyz (once the cache has synced, and only
+on the leader: a standby answers 503 so that the Service routes to the leader) and /metrics.
+A malformed body gets 400 with a message; errors of a decision go in the protocol's `Error`
+field; nothing a caller sends produces a 500.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from hcs_api import PlanRequest, describe_validation_error
 from hcs_scheduler.extender.binder import Binder
 from hcs_scheduler.extender.decide import Decider
+from hcs_scheduler.extender.leader import LeaderElector
 from hcs_scheduler.extender.metrics import ExtenderMetrics
 from hcs_scheduler.extender.state import ClusterState
 from hcs_scheduler.extender.status import StatusWriter
@@ -58,6 +60,8 @@ class Extender:
     """Follows the API server; None in static mode (the state is filled from a file)."""
     status_writer: StatusWriter | None = None
     """Sums allocations into ComputeNode status.devices; None in static mode."""
+    leader: LeaderElector | None = None
+    """Holds this replica's claim on the Lease; None: the only replica, always leading."""
 
 
 EXTENDER_KEY = web.AppKey("extender", Extender)
@@ -73,14 +77,14 @@ def create_app(extender: Extender, max_body_bytes: int = 64 << 20) -> web.Applic
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/metrics", _metrics)
-    for loop in (extender.syncer, extender.status_writer):
+    for loop in (extender.syncer, extender.status_writer, extender.leader):
         if loop is not None:
             app.cleanup_ctx.append(_background(loop.run))
     return app
 
 
 def _background(run: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[web.Application], Any]:
-    """A task that lives as long as the app (the watch loop, the status writer)."""
+    """A task that lives as long as the app (the watch loop, the status writer, the elector)."""
 
     async def context(app: web.Application) -> Any:
         task = asyncio.create_task(run())
@@ -172,9 +176,12 @@ async def _healthz(request: web.Request) -> web.StreamResponse:
 
 
 async def _readyz(request: web.Request) -> web.StreamResponse:
-    state = request.app[EXTENDER_KEY].state
+    extender = request.app[EXTENDER_KEY]
+    state, leader = extender.state, extender.leader
     if not state.synced:
         return web.json_response({"status": "cache not synced yet"}, status=503)
+    if leader is not None and not leader.is_leader:
+        return web.json_response({"status": f"standby: {leader.who_leads()}"}, status=503)
     return web.json_response({"status": "ok", "nodes": len(state.nodes), "pods": len(state.pods)})
 
 

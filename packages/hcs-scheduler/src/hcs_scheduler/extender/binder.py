@@ -10,6 +10,11 @@ The order makes every failure safe:
 If 2 or 3 fails, the assumption is dropped and the annotations removed, and kube-scheduler
 is told why (it retries the pod). If the process dies midway, the assumption dies with it, and
 a pod annotated but never bound holds nothing on restart.
+
+With several replicas only the leader binds (`leader`): a standby refuses, naming the leader,
+and a replica that loses the lease between 2 and 3 drops its assumption and writes nothing more
+(the pod is not bound, so its reserved annotations hold nothing; the leader's bind replaces
+them).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from hcs_api import HcsApiError, allocation_annotations, read_pod_request
 from hcs_api.names import Annotation, BindPhase
 from hcs_scheduler.extender.decide import Decider
 from hcs_scheduler.extender.kube import KubeError, KubePort
+from hcs_scheduler.extender.leader import LeaderElector
 from hcs_scheduler.extender.state import ClusterState
 from hcs_scheduler.extender.wire import ExtenderBindingArgs, ExtenderBindingResult
 
@@ -42,17 +48,22 @@ class Binder:
         kube: KubePort | None,
         assume_ttl: float,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        leader: LeaderElector | None = None,
     ) -> None:
         self.state = state
         self.decider = decider
         self.kube = kube
         self.assume_ttl = assume_ttl
         self.now = now
+        self.leader = leader
+        """Binds only while it leads; None: the only replica, always leading."""
 
     async def bind(self, args: ExtenderBindingArgs) -> ExtenderBindingResult:
         if self.kube is None:
             return ExtenderBindingResult(error=STATIC_MODE)
         where = f"pod {args.pod_namespace}/{args.pod_name} to node {args.node}"
+        if (standby := self._standby()) is not None:
+            return ExtenderBindingResult(error=f"cannot bind {where}: {standby}")
         try:
             pod = await self.kube.get_pod(args.pod_namespace, args.pod_name)
         except KubeError as error:
@@ -75,6 +86,11 @@ class Binder:
         }
         try:
             await self.kube.patch_pod_annotations(args.pod_namespace, args.pod_name, annotations)
+            if (standby := self._standby()) is not None:
+                # Lost the lease mid-bind: write nothing more (the leader may be annotating
+                # this pod by now). Unbound, the reserved annotations hold nothing.
+                self.state.forget(uid)
+                return ExtenderBindingResult(error=f"cannot bind {where}: {standby}")
             await self.kube.bind_pod(args.pod_namespace, args.pod_name, uid, args.node)
         except KubeError as error:
             await self._roll_back(args, uid, annotations)
@@ -117,6 +133,15 @@ class Binder:
         except KubeError as error:
             # The Binding exists; spec.nodeName is the proof, the phase only informs humans.
             log.warning("pod %s is bound but its bind phase was not updated: %s", args, error)
+
+    def _standby(self) -> str | None:
+        """Why this replica may not bind now, or None while it leads."""
+        if self.leader is None or self.leader.is_leader:
+            return None
+        return (
+            f"this hcs-scheduler replica ({self.leader.identity}) is a standby; "
+            f"{self.leader.who_leads()} (kube-scheduler retries the pod)"
+        )
 
     def _stamp(self) -> str:
         return self.now().strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -88,6 +88,19 @@ class KubePort(Protocol):
         """Merge-patch the ComputeNode's status subresource; raises NotFound."""
         ...
 
+    async def get_lease(self, namespace: str, name: str) -> JsonObject:
+        """One coordination.k8s.io/v1 Lease; raises NotFound."""
+        ...
+
+    async def create_lease(self, namespace: str, body: JsonObject) -> JsonObject:
+        """Create a Lease; returns it as stored; raises Conflict if it exists already."""
+        ...
+
+    async def replace_lease(self, namespace: str, name: str, body: JsonObject) -> JsonObject:
+        """PUT a Lease; `body` carries the metadata.resourceVersion it was read at, and a stale
+        one raises Conflict (another writer came first); returns it as stored."""
+        ...
+
 
 def _decoded(encoded: bytes) -> JsonObject:
     obj: JsonObject = orjson.loads(encoded)
@@ -107,7 +120,8 @@ class InMemoryKube:
     fresh copy, and the store adds no object graphs to the process it runs in (the benchmark
     runs it inside the extender's, whose collector would otherwise scan them).
     `fail_next` makes the next call of a method raise, to test rollbacks; `delay` makes every
-    write yield to the event loop first, so concurrent binds really interleave.
+    write yield to the event loop first, so concurrent binds really interleave. Leases keep a
+    resourceVersion, as the API server does: a PUT at a stale one raises Conflict.
     """
 
     def __init__(self, delay: float = 0.0) -> None:
@@ -116,6 +130,8 @@ class InMemoryKube:
         self.fail_next: dict[str, KubeError] = {}
         self.delay = delay
         self.calls: list[tuple[str, ...]] = []
+        self._leases: dict[tuple[str, str], bytes] = {}
+        self._lease_version = 0
 
     # -- test set-up: put objects in (and tell watchers)
     def apply(self, kind: Kind, obj: JsonObject) -> None:
@@ -198,6 +214,52 @@ class InMemoryKube:
             raise NotFound(f"computenode {name} not found", 404)
         node.setdefault("status", {}).update(status)
         self.apply(Kind.COMPUTE_NODE, node)
+
+    def stored_lease(self, namespace: str, name: str) -> JsonObject:
+        """A copy of the Lease as stored now; raises NotFound."""
+        encoded = self._leases.get((namespace, name))
+        if encoded is None:
+            raise NotFound(f'leases.coordination.k8s.io "{name}" not found', 404)
+        return _decoded(encoded)
+
+    async def get_lease(self, namespace: str, name: str) -> JsonObject:
+        self._maybe_fail("get_lease")
+        return self.stored_lease(namespace, name)
+
+    async def create_lease(self, namespace: str, body: JsonObject) -> JsonObject:
+        await asyncio.sleep(self.delay)
+        self._maybe_fail("create_lease")
+        name = str((body.get("metadata") or {}).get("name") or "")
+        if (namespace, name) in self._leases:
+            raise Conflict(f'leases.coordination.k8s.io "{name}" already exists', 409)
+        return self._store_lease(namespace, name, body)
+
+    async def replace_lease(self, namespace: str, name: str, body: JsonObject) -> JsonObject:
+        await asyncio.sleep(self.delay)
+        self._maybe_fail("replace_lease")
+        current = self.stored_lease(namespace, name)
+        version = (body.get("metadata") or {}).get("resourceVersion")
+        if not version:
+            # The API server would accept it (leases allow unconditional updates); the port's
+            # contract does not: without a version, a PUT could overwrite another replica's lease.
+            raise KubeError(f"lease {namespace}/{name}: a PUT must carry a resourceVersion", 400)
+        if version != current["metadata"]["resourceVersion"]:
+            raise Conflict(
+                f'Operation cannot be fulfilled on leases.coordination.k8s.io "{name}": the '
+                "object has been modified; please apply your changes to the latest version and "
+                "try again",
+                409,
+            )
+        return self._store_lease(namespace, name, body)
+
+    def _store_lease(self, namespace: str, name: str, body: JsonObject) -> JsonObject:
+        self._lease_version += 1
+        metadata = dict(body.get("metadata") or {})
+        metadata |= {"name": name, "namespace": namespace}
+        metadata["resourceVersion"] = str(self._lease_version)
+        stored = {**body, "metadata": metadata}
+        self._leases[(namespace, name)] = orjson.dumps(stored)
+        return _decoded(self._leases[(namespace, name)])
 
     def _maybe_fail(self, method: str) -> None:
         error = self.fail_next.pop(method, None)

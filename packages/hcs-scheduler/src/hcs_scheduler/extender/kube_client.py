@@ -35,6 +35,7 @@ from hcs_scheduler.extender.kube import (
 )
 
 MERGE_PATCH: Final = "application/merge-patch+json"
+LEASES: Final = "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
 _EVENT_TYPES: Final = {t.value: t for t in EventType}
 
 
@@ -77,6 +78,7 @@ class KubernetesKube:
         self._api_client = api_client
         self._core = k8s.CoreV1Api(api_client)
         self._custom = k8s.CustomObjectsApi(api_client)
+        self._coordination = k8s.CoordinationV1Api(api_client)
         self._request_timeout = request_timeout
         self._watch_timeout = watch_timeout
         self._page_size = page_size
@@ -200,6 +202,24 @@ class KubernetesKube:
             _content_type=MERGE_PATCH,
         )
 
+    async def get_lease(self, namespace: str, name: str) -> JsonObject:
+        read = self._coordination.read_namespaced_lease
+        return await self._call(f"lease {namespace}/{name}", read, name, namespace)
+
+    async def create_lease(self, namespace: str, body: JsonObject) -> JsonObject:
+        what = f"lease {namespace}/{(body.get('metadata') or {}).get('name')}"
+        return await self._call(what, self._send_json, "POST", LEASES, body, namespace=namespace)
+
+    async def replace_lease(self, namespace: str, name: str, body: JsonObject) -> JsonObject:
+        # Only ever at the resourceVersion the body was read at (the API server would take an
+        # unconditional PUT of a Lease, which could overwrite another replica's claim).
+        what, path = f"lease {namespace}/{name}", LEASES + "/{name}"
+        if not (body.get("metadata") or {}).get("resourceVersion"):
+            raise KubeError(f"{what}: a PUT must carry a resourceVersion")
+        return await self._call(
+            what, self._send_json, "PUT", path, body, namespace=namespace, name=name
+        )
+
     # -- helpers
     def _lister(self, resource: _Resource) -> Callable[..., Any]:
         """The list call of `resource` across all namespaces (it also serves its watch)."""
@@ -211,6 +231,31 @@ class KubernetesKube:
             return custom(resource.group, resource.version, resource.plural, **kwargs)
 
         return list_custom
+
+    def _send_json(
+        self, method: str, path: str, body: JsonObject, **kwargs: Any
+    ) -> urllib3.BaseHTTPResponse:
+        """`body` sent as given; the raw response back, a non-2xx status raised as ApiException
+        (what the generated methods do with `_preload_content=False`). CoordinationV1Api's
+        create/replace would first validate a dict into V1Lease, which drops unknown fields and
+        re-renders MicroTimes with isoformat: no fraction when the microseconds are 0, which the
+        API server's RFC3339Micro parser refuses."""
+        timeout = kwargs.pop("_request_timeout")
+        kwargs.pop("_preload_content")
+        request = self._api_client.param_serialize(
+            method=method,
+            resource_path=path,
+            path_params=kwargs,
+            header_params={"Content-Type": "application/json", "Accept": "application/json"},
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        response = self._api_client.call_api(*request, _request_timeout=timeout)
+        if not 200 <= response.status <= 299:
+            response.read()  # type: ignore[no-untyped-call]
+            raise k8s.ApiException.from_response(http_resp=response, body=None, data=None)
+        raw: urllib3.BaseHTTPResponse = response.response
+        return raw
 
     async def _call(
         self, what: str, method: Callable[..., Any], *args: Any, **kwargs: Any

@@ -3,6 +3,7 @@
 - hcs_extender_decision_seconds{verb}: latency of filter, prioritize, bind and plan;
 - hcs_extender_decisions_total{verb,outcome}: outcomes (filter: fits / none; bind: bound /
   refused / failed; bad requests: invalid);
+- hcs_extender_leader: 1 while this replica leads (binds, writes status), 0 on standby;
 - hcs_allocated_vram_bytes{node,vendor}, hcs_allocated_acu{node,vendor}: what bound and assumed
   pods hold, computed from the cache at scrape time (ACU in FP16, 1 ACU = 1 % of an A100-80G).
 """
@@ -10,10 +11,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -24,7 +25,12 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 
 
 class ExtenderMetrics:
-    def __init__(self, state: ClusterState, exchange: Exchange) -> None:
+    def __init__(
+        self,
+        state: ClusterState,
+        exchange: Exchange,
+        leading: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.registry = CollectorRegistry()
         self.latency = Histogram(
             "hcs_extender_decision_seconds",
@@ -39,6 +45,12 @@ class ExtenderMetrics:
             ["verb", "outcome"],
             registry=self.registry,
         )
+        self.leader = Gauge(
+            "hcs_extender_leader",
+            "1 while this replica leads (binds and writes status.devices), 0 on standby.",
+            registry=self.registry,
+        )
+        self.leader.set_function(lambda: float(leading()))
         self.registry.register(_AllocatedCollector(state, exchange))
 
 

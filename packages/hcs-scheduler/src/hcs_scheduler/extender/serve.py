@@ -64,6 +64,9 @@ def serve(
     except HcsApiError as error:
         raise click.ClickException(str(error)) from None
     mode = f"static mode, {settings.cluster}" if kube is None else "following the API server"
+    if extender.leader is not None:
+        lease = f"{settings.lease_namespace}/{settings.lease_name}"
+        mode += f"; binds while it holds lease {lease} as {settings.identity}"
     click.echo(f"hcs-scheduler extender on {settings.host}:{settings.port} ({mode})", err=True)
     web.run_app(
         create_app(extender, settings.max_body_bytes),

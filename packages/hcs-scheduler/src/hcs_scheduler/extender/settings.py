@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_identity() -> str:
+    """This replica's name in the Lease: $POD_NAME (the downward API), else the host name and a
+    random suffix (as client-go's leader election examples name theirs)."""
+    return os.environ.get("POD_NAME") or f"{socket.gethostname()}_{uuid.uuid4()}"
 
 
 class ExtenderSettings(BaseSettings):
@@ -31,3 +40,39 @@ class ExtenderSettings(BaseSettings):
     """Seconds a bind may take before its reserved devices are released."""
     max_body_bytes: int = Field(default=64 << 20, gt=0)
     """Largest request body accepted (a NodeList of 5,000 full nodes is tens of MiB)."""
+    leader_elect: bool = True
+    """Elect one leader among replicas through a Lease; off: this replica always leads."""
+    lease_name: str = Field(default="hcs-scheduler-extender", min_length=1)
+    """Name of the coordination.k8s.io/v1 Lease the replicas compete for."""
+    lease_namespace: str = Field(default="hcs-system", min_length=1)
+    """Namespace of that Lease."""
+    lease_duration: float = Field(default=15.0, ge=1)
+    """Seconds a standby waits, from the last renewal it saw, before taking the lease over."""
+    renew_deadline: float = Field(default=10.0, gt=0)
+    """Seconds the leader keeps trying to renew before it steps down (< lease_duration)."""
+    retry_period: float = Field(default=2.0, gt=0)
+    """Seconds between attempts to acquire or renew the lease (< renew_deadline)."""
+    identity: str = Field(default_factory=default_identity, min_length=1)
+    """This replica's holderIdentity in the Lease; default $POD_NAME, else hostname_<uuid>."""
+
+    @field_validator("renew_deadline")
+    @classmethod
+    def _renew_before_expiry(cls, value: float, info: ValidationInfo) -> float:
+        duration = info.data.get("lease_duration")
+        if duration is not None and value >= duration:
+            raise ValueError(
+                f"renew_deadline ({value:g} s) must be shorter than lease_duration "
+                f"({duration:g} s): the leader must step down before a standby may take over"
+            )
+        return value
+
+    @field_validator("retry_period")
+    @classmethod
+    def _retry_within_deadline(cls, value: float, info: ValidationInfo) -> float:
+        deadline = info.data.get("renew_deadline")
+        if deadline is not None and value >= deadline:
+            raise ValueError(
+                f"retry_period ({value:g} s) must be shorter than renew_deadline "
+                f"({deadline:g} s): the leader must get to retry a failed renewal"
+            )
+        return value

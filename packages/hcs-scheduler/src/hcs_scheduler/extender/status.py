@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -63,13 +64,22 @@ class StatusWriter:
     """Writes status.devices of the nodes whose sums changed since the last write.
 
     Only nodes whose allocations changed are summed again (every node on the first round),
-    and the loop is yielded between nodes: the extender's requests wait for no round.
+    and the loop is yielded between nodes: the extender's requests wait for no round. Only the
+    leader writes (`leading`); a standby forgets what it wrote (another leader writes since), so
+    its first round as leader sums every node again, as at start.
     """
 
-    def __init__(self, state: ClusterState, kube: KubePort, interval: float) -> None:
+    def __init__(
+        self,
+        state: ClusterState,
+        kube: KubePort,
+        interval: float,
+        leading: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.state = state
         self.kube = kube
         self.interval = interval
+        self.leading = leading
         self._written: dict[str, list[dict[str, Any]]] = {}
         self._pending: set[str] | None = None
         """Nodes to sum at the next round; None: every node (nothing summed yet)."""
@@ -77,8 +87,16 @@ class StatusWriter:
     async def run(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
-            if self.state.synced:
+            if not self.leading():
+                self.forget()
+            elif self.state.synced:
                 await self.write_changed()
+
+    def forget(self) -> None:
+        """Drop what was written and what changed: the next round sums every node again."""
+        self.state.take_changed_nodes()
+        self._written.clear()
+        self._pending = None
 
     async def write_changed(self) -> int:
         """One round; returns how many nodes were written."""
