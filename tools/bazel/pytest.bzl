@@ -30,3 +30,23 @@ def pytest_tests(name, srcs, deps = [], data = [], size = "small", tags = []):
         pytest_test(name = test_name, src = src, deps = deps, data = data, size = size, tags = tags)
         tests.append(test_name)
     native.test_suite(name = name, tests = tests, tags = tags)
+
+def pytest_session(name, srcs, deps = [], data = [], env = {}, size = "large", tags = []):
+    """One py_test that runs every file of `srcs` in a single pytest session.
+
+    For tests that share something costly to start once per session (a control plane): one
+    target keeps it to one start, where `pytest_tests` would start one per file.
+    """
+    main = "//tools/bazel:pytest_main.py"
+    py_test(
+        name = name,
+        srcs = srcs + [main],
+        main = main,
+        args = ["-c", "$(location %s)" % _CONFIG, "--rootdir", "."] +
+               ["$(location %s)" % src for src in srcs],
+        data = data + [_CONFIG] + native.glob(["conftest.py"]),
+        env = env,
+        deps = deps,
+        size = size,
+        tags = tags,
+    )

@@ -1,0 +1,95 @@
+"""Two extender replicas share one real Lease: one binds, the other waits warm, takes over when
+the leader dies, and no write at a stale resourceVersion ever lands."""
+
+import asyncio
+import contextlib
+import datetime
+
+import pytest
+from hcs_envtest import wait_for
+from kubernetes.client.exceptions import ApiException
+from kubetest import ensure_namespace, h100, pod
+
+from hcs_scheduler.extender.kube import Conflict
+from hcs_scheduler.extender.kube_client import KubernetesKube
+
+LEASE = "hcs-scheduler-extender"
+
+
+def _holder(api):
+    return api.coordination.read_namespaced_lease(LEASE, "hcs-system").spec.holder_identity
+
+
+def test_one_replica_leads_the_other_takes_over_when_it_dies(
+    api, make_node, agent_report, extender, hcs_kube_scheduler, kube_namespace
+):
+    make_node("leader-node")
+    agent_report("leader-node", [h100(0), h100(1)])
+    first = extender()
+    second = extender(wait=False)
+    wait_for(lambda: _holder(api) == first.identity, 30, "the first replica to lead")
+    # The standby follows the API (warm cache) but is not ready: a Service sends it nothing.
+    wait_for(lambda: not second.ready(), 10, "the standby to answer 503")
+    assert first.ready()
+
+    scheduler = hcs_kube_scheduler(first.url)
+    api.core.create_namespaced_pod(
+        kube_namespace, pod("before", {"ai.compute/devices": "1"}, schedulerName="hcs-scheduler")
+    )
+    wait_for(
+        lambda: api.core.read_namespaced_pod("before", kube_namespace).spec.node_name,
+        60,
+        "the leader to bind",
+    )
+    first.process.kill()
+    wait_for(lambda: _holder(api) == second.identity, 30, "the standby to take the lease over")
+    wait_for(second.ready, 10, "the new leader to answer ready")
+    lease = api.coordination.read_namespaced_lease(LEASE, "hcs-system")
+    assert lease.spec.lease_transitions >= 1
+    # The new leader's cache already holds the first pod's device: the next pod gets the other.
+    # (In a cluster a Service follows the ready replica; here kube-scheduler is pointed anew.)
+    scheduler.stop()
+    hcs_kube_scheduler(second.url)
+    api.core.create_namespaced_pod(
+        kube_namespace, pod("after", {"ai.compute/devices": "1"}, schedulerName="hcs-scheduler")
+    )
+    bound = wait_for(
+        lambda: (p := api.core.read_namespaced_pod("after", kube_namespace)).spec.node_name and p,
+        60,
+        "the new leader to bind",
+    )
+    before = api.core.read_namespaced_pod("before", kube_namespace)
+    assert (
+        bound.metadata.annotations["hcs.io/devices.main"]
+        != (before.metadata.annotations["hcs.io/devices.main"])
+    )
+
+
+def test_a_lease_write_at_a_stale_resource_version_is_refused(control_plane, api):
+    """The production adapter's PUT carries resourceVersion, and the API server holds it to it."""
+    ensure_namespace(api, "hcs-system")
+    kube = KubernetesKube(control_plane.api_client())
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    body = {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": "stale-check", "namespace": "hcs-system"},
+        "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15, "renewTime": now},
+    }
+
+    async def race():
+        created = await kube.create_lease("hcs-system", body)
+        mine = {**created, "spec": {**created["spec"], "holderIdentity": "a"}}
+        theirs = {**created, "spec": {**created["spec"], "holderIdentity": "b"}}
+        await kube.replace_lease("hcs-system", "stale-check", theirs)
+        with pytest.raises(Conflict):
+            await kube.replace_lease("hcs-system", "stale-check", mine)
+        return await kube.get_lease("hcs-system", "stale-check")
+
+    try:
+        stored = asyncio.run(race())
+        assert stored["spec"]["holderIdentity"] == "b"
+    finally:
+        kube.close()
+        with contextlib.suppress(ApiException):
+            api.coordination.delete_namespaced_lease("stale-check", "hcs-system")
