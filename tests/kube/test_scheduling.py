@@ -64,6 +64,15 @@ def test_pods_are_bound_to_the_node_and_devices_hcs_chose(
     assert len(allocation.device_ids()) == 1
     assert bound.metadata.annotations[Annotation.BIND_PHASE.value] == "bound"
 
+    # A bind kube-scheduler repeats (its answer was lost) is idempotent; one to another node is
+    # refused; neither touches what the bound pod holds.
+    args = {"PodName": "slice", "PodNamespace": kube_namespace, "PodUID": bound.metadata.uid}
+    assert _post(f"{ext.url}/bind", {**args, "Node": "sched-small"}) == {"Error": ""}
+    refused = _post(f"{ext.url}/bind", {**args, "Node": "sched-large"})
+    assert "already bound to node sched-small" in refused["Error"]
+    again = api.core.read_namespaced_pod("slice", kube_namespace)
+    assert again.metadata.annotations == bound.metadata.annotations
+
 
 def test_unschedulable_pod_gets_failedscheduling_with_hcs_reason(
     api, make_node, agent_report, extender, hcs_kube_scheduler, kube_namespace

@@ -152,7 +152,7 @@ async def test_a_malformed_pod_request_fails_every_node_with_the_reason(harness:
 
 
 @pytest.mark.asyncio
-async def test_bind_writes_the_allocation_then_the_binding(harness: Harness) -> None:
+async def test_bind_writes_the_allocation_with_the_binding(harness: Harness) -> None:
     harness.kube.apply(Kind.POD, pod("p1"))
     args = {"PodName": "p1", "PodNamespace": "ml", "PodUID": "uid-p1", "Node": "gpu-h100"}
     assert await harness.post("/bind", args) == {"Error": ""}
@@ -166,11 +166,31 @@ async def test_bind_writes_the_allocation_then_the_binding(harness: Harness) -> 
     allocation = read_allocation(annotations)
     assert allocation is not None
     assert allocation.vendor == "nvidia"
-    assert [c[0] for c in harness.kube.calls] == ["patch", "bind", "patch"]
+    # One write: the Binding carries the annotations (no pod is bound without them).
+    assert [c[0] for c in harness.kube.calls] == ["bind"]
 
 
 @pytest.mark.asyncio
-async def test_a_failed_binding_rolls_back_and_says_why(harness: Harness) -> None:
+async def test_a_repeated_bind_never_frees_what_the_bound_pod_holds(harness: Harness) -> None:
+    harness.kube.apply(Kind.POD, pod("p3"))
+    args = {"PodName": "p3", "PodNamespace": "ml", "PodUID": "uid-p3", "Node": "gpu-h100"}
+    assert await harness.post("/bind", args) == {"Error": ""}
+    held = harness.extender.state.holds("uid-p3")
+    assert held is not None
+    # kube-scheduler retries a bind whose answer it lost: success, nothing written again.
+    assert await harness.post("/bind", args) == {"Error": ""}
+    # A bind to another node is refused and releases nothing.
+    result = await harness.post("/bind", {**args, "Node": "gpu-other"})
+    assert "already bound to node gpu-h100" in result["Error"]
+    assert harness.extender.state.holds("uid-p3") == held
+    stored = harness.kube.stored(Kind.POD, "ml", "p3")
+    assert stored is not None
+    assert read_allocation(stored["metadata"]["annotations"]) == held
+    assert [c[0] for c in harness.kube.calls] == ["bind"]
+
+
+@pytest.mark.asyncio
+async def test_a_failed_binding_writes_nothing_and_says_why(harness: Harness) -> None:
     harness.kube.apply(Kind.POD, pod("p2"))
     harness.kube.fail_next["bind_pod"] = Conflict("pod ml/p2 is already bound", 409)
     args = {"PodName": "p2", "PodNamespace": "ml", "PodUID": "uid-p2", "Node": "gpu-h100"}
@@ -179,7 +199,7 @@ async def test_a_failed_binding_rolls_back_and_says_why(harness: Harness) -> Non
     assert "released" in result["Error"]
     stored = harness.kube.stored(Kind.POD, "ml", "p2")
     assert stored is not None
-    annotations = stored["metadata"]["annotations"]
+    annotations = stored["metadata"].get("annotations") or {}
     assert not any(key.startswith("hcs.io/") for key in annotations)
     assert harness.extender.state.holds("uid-p2") is None
 

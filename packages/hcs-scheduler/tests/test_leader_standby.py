@@ -156,17 +156,18 @@ async def test_a_replica_that_loses_the_lease_mid_bind_creates_no_binding(
 
     leader.step = no_round  # type: ignore[method-assign]
     await asyncio.sleep(0.1)  # the loop is past any round it had begun
-    leader._set(True, "replica-b")  # as if it led; the patch below is its last write
-    original = standby.kube.patch_pod_annotations
+    leader._set(True, "replica-b")  # as if it led when the bind came in
+    original = standby.kube.get_pod
 
-    async def patch_then_lose(*args: Any) -> None:
-        await original(*args)
-        leader._set(False, "replica-a")
+    async def read_then_lose(*args: Any) -> Any:
+        pod = await original(*args)
+        leader._set(False, "replica-a")  # the lease moved while the pod was being read
+        return pod
 
-    standby.kube.patch_pod_annotations = patch_then_lose  # type: ignore[method-assign]
+    standby.kube.get_pod = read_then_lose  # type: ignore[method-assign]
     assert "replica-a leads" in await standby.bind("new")
-    # No Binding, and no rollback write either (status writes may have happened while it led).
-    assert [c[0] for c in standby.kube.calls if c[0] != "status"] == ["patch"]
+    # No Binding, no write of any kind (status writes may have happened while it led).
+    assert [c[0] for c in standby.kube.calls if c[0] != "status"] == []
     assert standby.extender.state.holds("uid-new") is None
 
 

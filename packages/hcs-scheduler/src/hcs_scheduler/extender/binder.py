@@ -1,20 +1,21 @@
-"""bind: choose the devices on kube-scheduler's node, record them on the pod, then bind it.
+"""bind: choose the devices on kube-scheduler's node and bind the pod with them, in one write.
 
-The order makes every failure safe:
 1. choose devices and *assume* them in the cache (one synchronous step: no other request can
    take the same devices in between, however many binds run at once);
-2. write the allocation annotations (bind phase "reserved"), so the kubelet's downward API
-   finds them when the container starts;
-3. create the Binding;
-4. mark the assumption confirmed and the bind phase "bound".
-If 2 or 3 fails, the assumption is dropped and the annotations removed, and kube-scheduler
-is told why (it retries the pod). If the process dies midway, the assumption dies with it, and
-a pod annotated but never bound holds nothing on restart.
+2. create the Binding carrying the allocation annotations: the API server sets spec.nodeName
+   and the annotations in one write, so the kubelet's downward API finds the devices when the
+   container starts, and no pod is ever bound without its allocation or annotated without
+   its binding;
+3. mark the assumption confirmed.
+If 2 fails, the assumption is dropped (nothing was written) and kube-scheduler is told why (it
+retries the pod). If the process dies midway, the assumption dies with it.
 
-With several replicas only the leader binds (`leader`): a standby refuses, naming the leader,
-and a replica that loses the lease between 2 and 3 drops its assumption and writes nothing more
-(the pod is not bound, so its reserved annotations hold nothing; the leader's bind replaces
-them).
+A pod already bound is never assumed again: a repeated bind to its node answers success (the
+first one landed; kube-scheduler retried), a bind to another node is refused, and what it
+holds stays held.
+
+With several replicas only the leader binds (`leader`): a standby refuses, naming the leader;
+a replica that loses the lease while reading the pod writes nothing.
 """
 
 from __future__ import annotations
@@ -68,39 +69,44 @@ class Binder:
             pod = await self.kube.get_pod(args.pod_namespace, args.pod_name)
         except KubeError as error:
             return ExtenderBindingResult(error=f"cannot bind {where}: {error}")
-        uid = str((pod.get("metadata") or {}).get("uid") or "")
-        if uid != args.pod_uid:
-            return ExtenderBindingResult(
-                error=f"cannot bind {where}: the pod was replaced (uid {uid}, not {args.pod_uid})"
-            )
+        if (refusal := self._refusal(pod, args)) is not None:
+            return ExtenderBindingResult(error=f"cannot bind {where}: {refusal}" if refusal else "")
         try:
             if read_pod_request(pod).is_empty():
                 return await self._bind_only(args, where)
             allocation = self.decider.choose(pod, args.node)
         except HcsApiError as error:
             return ExtenderBindingResult(error=f"cannot bind {where}: {error}")
-        self.state.assume(uid, allocation, self.assume_ttl)
-        annotations: dict[str, str | None] = {
-            **allocation_annotations(allocation, BindPhase.RESERVED),
+        self.state.assume(args.pod_uid, allocation, self.assume_ttl)
+        annotations = {
+            **allocation_annotations(allocation, BindPhase.BOUND),
             Annotation.BIND_TIME.value: self._stamp(),
         }
         try:
-            await self.kube.patch_pod_annotations(args.pod_namespace, args.pod_name, annotations)
-            if (standby := self._standby()) is not None:
-                # Lost the lease mid-bind: write nothing more (the leader may be annotating
-                # this pod by now). Unbound, the reserved annotations hold nothing.
-                self.state.forget(uid)
-                return ExtenderBindingResult(error=f"cannot bind {where}: {standby}")
-            await self.kube.bind_pod(args.pod_namespace, args.pod_name, uid, args.node)
+            await self.kube.bind_pod(
+                args.pod_namespace, args.pod_name, args.pod_uid, args.node, annotations
+            )
         except KubeError as error:
-            await self._roll_back(args, uid, annotations)
+            self.state.forget(args.pod_uid)
             return ExtenderBindingResult(
                 error=f"binding {where} failed: {error}; its devices were released"
             )
-        self.state.confirm(uid)
-        await self._mark_bound(args)
+        self.state.confirm(args.pod_uid)
         log.info("bound %s: %s", where, allocation.to_wire())
         return ExtenderBindingResult()
+
+    def _refusal(self, pod: dict[str, Any], args: ExtenderBindingArgs) -> str | None:
+        """Why this pod cannot be bound now ("" when it already is, where it was asked to be),
+        or None to go on. Checked after the pod was read: the lease may have moved meanwhile."""
+        uid = str((pod.get("metadata") or {}).get("uid") or "")
+        if uid != args.pod_uid:
+            return f"the pod was replaced (uid {uid}, not {args.pod_uid})"
+        bound_to = (pod.get("spec") or {}).get("nodeName")
+        if bound_to == args.node:
+            return ""  # a retried bind whose first attempt landed: nothing to do, nothing freed
+        if bound_to:
+            return f"it is already bound to node {bound_to}; what it holds there stays held"
+        return self._standby()
 
     async def _bind_only(self, args: ExtenderBindingArgs, where: str) -> ExtenderBindingResult:
         assert self.kube is not None
@@ -109,30 +115,6 @@ class Binder:
         except KubeError as error:
             return ExtenderBindingResult(error=f"binding {where} failed: {error}")
         return ExtenderBindingResult()
-
-    async def _roll_back(
-        self, args: ExtenderBindingArgs, uid: str, annotations: dict[str, Any]
-    ) -> None:
-        assert self.kube is not None
-        self.state.forget(uid)
-        removal: dict[str, str | None] = dict.fromkeys(annotations)
-        try:
-            await self.kube.patch_pod_annotations(args.pod_namespace, args.pod_name, removal)
-        except KubeError as error:
-            # The pod is not bound, so the leftover record holds nothing (see ClusterState).
-            log.warning("could not remove the allocation of %s: %s", args.pod_name, error)
-
-    async def _mark_bound(self, args: ExtenderBindingArgs) -> None:
-        assert self.kube is not None
-        phase: dict[str, str | None] = {
-            Annotation.BIND_PHASE.value: BindPhase.BOUND.value,
-            Annotation.BIND_TIME.value: self._stamp(),
-        }
-        try:
-            await self.kube.patch_pod_annotations(args.pod_namespace, args.pod_name, phase)
-        except KubeError as error:
-            # The Binding exists; spec.nodeName is the proof, the phase only informs humans.
-            log.warning("pod %s is bound but its bind phase was not updated: %s", args, error)
 
     def _standby(self) -> str | None:
         """Why this replica may not bind now, or None while it leads."""

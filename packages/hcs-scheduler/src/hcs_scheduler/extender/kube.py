@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -80,8 +80,16 @@ class KubePort(Protocol):
         """Merge-patch annotations (None removes a key); raises NotFound."""
         ...
 
-    async def bind_pod(self, namespace: str, name: str, uid: str, node: str) -> None:
-        """Create the pod's Binding to `node`; raises NotFound or Conflict."""
+    async def bind_pod(
+        self,
+        namespace: str,
+        name: str,
+        uid: str,
+        node: str,
+        annotations: Mapping[str, str] | None = None,
+    ) -> None:
+        """Create the pod's Binding to `node`; the API server sets `annotations` on the pod in
+        the same write as spec.nodeName. Raises NotFound or Conflict."""
         ...
 
     async def patch_computenode_status(self, name: str, status: dict[str, Any]) -> None:
@@ -193,7 +201,14 @@ class InMemoryKube:
                 current[key] = value
         self.apply(Kind.POD, pod)
 
-    async def bind_pod(self, namespace: str, name: str, uid: str, node: str) -> None:
+    async def bind_pod(
+        self,
+        namespace: str,
+        name: str,
+        uid: str,
+        node: str,
+        annotations: Mapping[str, str] | None = None,
+    ) -> None:
         await asyncio.sleep(self.delay)
         self.calls.append(("bind", namespace, name, node))
         self._maybe_fail("bind_pod")
@@ -203,6 +218,8 @@ class InMemoryKube:
         if pod.get("spec", {}).get("nodeName"):
             raise Conflict(f"pod {namespace}/{name} is already bound", 409)
         pod.setdefault("spec", {})["nodeName"] = node
+        if annotations:
+            pod.setdefault("metadata", {}).setdefault("annotations", {}).update(annotations)
         self.apply(Kind.POD, pod)
 
     async def patch_computenode_status(self, name: str, status: dict[str, Any]) -> None:

@@ -1,7 +1,8 @@
 """The production KubePort: the official `kubernetes` client, its blocking calls kept off the loop.
 
-The client is synchronous. Request/response calls run in the default executor
-(`asyncio.to_thread`); each watch holds a thread of its own for as long as it streams, so that
+The client is synchronous. Request/response calls run in a pool of `concurrency` threads of
+their own (kube-scheduler binds many pods at once: the loop's default pool of cpu + 4 threads
+would queue them); each watch holds a thread of its own for as long as it streams, so that
 long-lived watches never starve the executor the other calls share. Every object comes back as
 the API server sent it (camelCase JSON, `metadata.annotations`, `spec.nodeName`), never as the
 client's model classes.
@@ -11,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -64,7 +67,8 @@ class KubernetesKube:
     `request_timeout` bounds every request/response call (seconds); `watch_timeout` is the
     server-side length of one watch request, after which the watch reconnects from the last
     resourceVersion it saw (a silent, dead connection is given up `watch_timeout` + 30 s later);
-    `page_size` is the `limit` of each page when listing.
+    `page_size` is the `limit` of each page when listing; `concurrency` is how many calls may be
+    in flight at once (threads; give the client's connection pool as many connections).
     """
 
     def __init__(
@@ -74,8 +78,10 @@ class KubernetesKube:
         request_timeout: float = 30.0,
         watch_timeout: int = 300,
         page_size: int = 500,
+        concurrency: int = 32,
     ) -> None:
         self._api_client = api_client
+        self._executor = ThreadPoolExecutor(concurrency, thread_name_prefix="kube-api")
         self._core = k8s.CoreV1Api(api_client)
         self._custom = k8s.CustomObjectsApi(api_client)
         self._coordination = k8s.CoordinationV1Api(api_client)
@@ -86,10 +92,13 @@ class KubernetesKube:
         self._listed_at: dict[Kind, str] = {}
 
     @classmethod
-    def from_environment(cls, kubeconfig: str | None = None) -> KubernetesKube:
+    def from_environment(
+        cls, kubeconfig: str | None = None, concurrency: int = 32
+    ) -> KubernetesKube:
         """From `kubeconfig` if given; else the in-cluster service account when running in a
         pod; else the default kubeconfig ($KUBECONFIG or ~/.kube/config)."""
         configuration = k8s.Configuration()
+        configuration.connection_pool_maxsize = concurrency
         try:
             if kubeconfig is not None:
                 k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
@@ -107,11 +116,12 @@ class KubernetesKube:
         except (k8s_config.ConfigException, OSError) as exc:
             where = kubeconfig or "the in-cluster service account or the default kubeconfig"
             raise KubeError(f"cannot load Kubernetes credentials from {where}: {exc}") from exc
-        return cls(k8s.ApiClient(configuration))
+        return cls(k8s.ApiClient(configuration), concurrency=concurrency)
 
     def close(self) -> None:
-        """Close the client's connections."""
+        """Close the client's connections and its threads."""
         self._api_client.close()  # type: ignore[no-untyped-call]
+        self._executor.shutdown(wait=False)
 
     # -- the port
     async def list(self, kind: Kind) -> list[JsonObject]:
@@ -168,13 +178,27 @@ class KubernetesKube:
             _content_type=MERGE_PATCH,
         )
 
-    async def bind_pod(self, namespace: str, name: str, uid: str, node: str) -> None:
+    async def bind_pod(
+        self,
+        namespace: str,
+        name: str,
+        uid: str,
+        node: str,
+        annotations: Mapping[str, str] | None = None,
+    ) -> None:
         # As kube-scheduler's own binder: the uid makes the API server refuse (409) a binding
-        # meant for an earlier pod of the same name.
+        # meant for an earlier pod of the same name. The Binding's annotations are copied onto
+        # the pod by the API server in the same write that sets spec.nodeName.
+        metadata = k8s.V1ObjectMeta(
+            name=name,
+            namespace=namespace,
+            uid=uid or None,
+            annotations=dict(annotations) if annotations else None,
+        )
         binding = k8s.V1Binding(
             api_version="v1",
             kind="Binding",
-            metadata=k8s.V1ObjectMeta(name=name, namespace=namespace, uid=uid or None),
+            metadata=metadata,
             target=k8s.V1ObjectReference(api_version="v1", kind="Node", name=node),
         )
         # The response is a Status, not the Binding the client would try to decode it into
@@ -261,7 +285,8 @@ class KubernetesKube:
         self, what: str, method: Callable[..., Any], *args: Any, **kwargs: Any
     ) -> JsonObject:
         """`method(*args, **kwargs)` in a thread; its JSON body as the server sent it."""
-        return await asyncio.to_thread(self._call_sync, what, method, *args, **kwargs)
+        call = functools.partial(self._call_sync, what, method, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
     def _call_sync(
         self, what: str, method: Callable[..., Any], *args: Any, **kwargs: Any

@@ -80,5 +80,5 @@ def _api(settings: ExtenderSettings) -> KubePort:
     from hcs_scheduler.extender.kube_client import KubernetesKube  # the client is heavy to import
 
     return KubernetesKube.from_environment(
-        str(settings.kubeconfig) if settings.kubeconfig else None
+        str(settings.kubeconfig) if settings.kubeconfig else None, settings.api_concurrency
     )

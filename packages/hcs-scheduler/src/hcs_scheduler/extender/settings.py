@@ -38,6 +38,9 @@ class ExtenderSettings(BaseSettings):
     """Seconds between writes of what is allocated into ComputeNode status.devices."""
     assume_ttl: float = Field(default=30.0, gt=0)
     """Seconds a bind may take before its reserved devices are released."""
+    api_concurrency: int = Field(default=32, ge=1, le=512)
+    """Kubernetes API calls in flight at once (binds run side by side: kube-scheduler binds
+    many pods concurrently)."""
     max_body_bytes: int = Field(default=64 << 20, gt=0)
     """Largest request body accepted (a NodeList of 5,000 full nodes is tens of MiB)."""
     leader_elect: bool = True
