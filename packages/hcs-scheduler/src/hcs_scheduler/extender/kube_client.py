@@ -76,6 +76,9 @@ class KubernetesKube:
     ) -> None:
         self._api_client = api_client
         self._executor = ThreadPoolExecutor(concurrency, thread_name_prefix="kube-api")
+        # The Lease has a thread of its own: a burst of binds filling the pool above must never
+        # delay a renewal past the renew deadline (the leader would step down mid-burst).
+        self._lease_executor = ThreadPoolExecutor(1, thread_name_prefix="kube-lease")
         self._core = k8s.CoreV1Api(api_client)
         self._custom = k8s.CustomObjectsApi(api_client)
         self._coordination = k8s.CoordinationV1Api(api_client)
@@ -116,6 +119,7 @@ class KubernetesKube:
         """Close the client's connections and its threads."""
         self._api_client.close()  # type: ignore[no-untyped-call]
         self._executor.shutdown(wait=False)
+        self._lease_executor.shutdown(wait=False)
 
     # -- the port
     async def list(self, kind: Kind) -> list[JsonObject]:
@@ -222,11 +226,13 @@ class KubernetesKube:
 
     async def get_lease(self, namespace: str, name: str) -> JsonObject:
         read = self._coordination.read_namespaced_lease
-        return await self._call(f"lease {namespace}/{name}", read, name, namespace)
+        return await self._lease_call(f"lease {namespace}/{name}", read, name, namespace)
 
     async def create_lease(self, namespace: str, body: JsonObject) -> JsonObject:
         what = f"lease {namespace}/{(body.get('metadata') or {}).get('name')}"
-        return await self._call(what, self._send_json, "POST", LEASES, body, namespace=namespace)
+        return await self._lease_call(
+            what, self._send_json, "POST", LEASES, body, namespace=namespace
+        )
 
     async def replace_lease(self, namespace: str, name: str, body: JsonObject) -> JsonObject:
         # Only ever at the resourceVersion the body was read at (the API server would take an
@@ -234,7 +240,7 @@ class KubernetesKube:
         what, path = f"lease {namespace}/{name}", LEASES + "/{name}"
         if not (body.get("metadata") or {}).get("resourceVersion"):
             raise KubeError(f"{what}: a PUT must carry a resourceVersion")
-        return await self._call(
+        return await self._lease_call(
             what, self._send_json, "PUT", path, body, namespace=namespace, name=name
         )
 
@@ -281,6 +287,13 @@ class KubernetesKube:
         """`method(*args, **kwargs)` in a thread; its JSON body as the server sent it."""
         call = functools.partial(self._call_sync, what, method, *args, **kwargs)
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    async def _lease_call(
+        self, what: str, method: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> JsonObject:
+        """As `_call`, on the Lease's own thread."""
+        call = functools.partial(self._call_sync, what, method, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._lease_executor, call)
 
     def _call_sync(
         self, what: str, method: Callable[..., Any], *args: Any, **kwargs: Any
