@@ -343,6 +343,19 @@ async def test_readyz_waits_for_the_first_sync_and_metrics_count_decisions() -> 
     async with TestClient(TestServer(app)) as client:
         assert (await client.get("/healthz")).status == 200
         assert (await client.get("/readyz")).status == 503
+        # Unsynced, no verb answers (an empty or half-read cache would mislead): 503 is an
+        # error kube-scheduler retries, never a verdict on the pod.
+        bind = {"PodName": "m", "PodNamespace": "ml", "PodUID": "u", "Node": "gpu-h100"}
+        for verb, body in (
+            ("/filter", {"Pod": pod("m"), "NodeNames": ["gpu-h100"]}),
+            ("/prioritize", {"Pod": pod("m"), "NodeNames": ["gpu-h100"]}),
+            ("/bind", bind),
+            ("/plan", {"pod": pod("m")}),
+        ):
+            refused = await client.post(verb, json=body)
+            assert refused.status == 503, verb
+            assert "not synced" in (await refused.json())["Error"]
+        assert not kube.calls
         extender.state.synced = True
         assert (await client.get("/readyz")).status == 200
         await client.post("/filter", json={"Pod": pod("m"), "NodeNames": []})

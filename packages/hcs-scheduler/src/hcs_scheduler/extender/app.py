@@ -119,12 +119,27 @@ async def _body(request: web.Request, model: type[Model]) -> Model:
         raise BadRequest(f"the body is not a valid {model.__name__}: {problems}") from None
 
 
+NOT_SYNCED = (
+    "hcs-scheduler has not read the whole cluster yet (its cache is not synced): it cannot "
+    "answer without risking a device that is already taken; retry shortly"
+)
+
+
 def _timed(verb: str) -> Callable[[Callable[[web.Request, Extender], Awaitable[Any]]], Handler]:
-    """Runs a handler under the verb's latency histogram; its result is answered as JSON."""
+    """Runs a handler under the verb's latency histogram; its result is answered as JSON.
+
+    Until the cache holds every kind (a process just started), every verb answers 503: a node
+    list without the pods bound to it would offer their devices again, and an empty one would
+    make kube-scheduler park the pod as unschedulable for minutes. A 503 is an error to
+    kube-scheduler, which retries the pod after a short backoff.
+    """
 
     def wrap(inner: Callable[[web.Request, Extender], Awaitable[Any]]) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:
             extender = request.app[EXTENDER_KEY]
+            if not extender.state.synced:
+                extender.metrics.decisions.labels(verb, "not-synced").inc()
+                return web.json_response({"Error": NOT_SYNCED}, status=503)
             started = time.perf_counter()
             try:
                 body = await inner(request, extender)
