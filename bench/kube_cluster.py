@@ -9,7 +9,6 @@ every ComputeNode) and kube-scheduler through hcs_envtest (ready once it holds i
 from __future__ import annotations
 
 import copy
-import http.client
 import os
 import sys
 import threading
@@ -20,7 +19,7 @@ from typing import Any
 
 import orjson
 import yaml
-from hcs_envtest import ControlPlane, Process, free_port, start_scheduler, wait_for
+from hcs_envtest import ControlPlane, Process, free_port, http_status, start_scheduler, wait_for
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -228,26 +227,13 @@ def start_extender(
     ]
     env = {**os.environ, **settings}
     process = Process("hcs-scheduler", argv, plane.log("hcs-scheduler"), env=env)
-    ready = lambda: _http_status(port, "/readyz") == 200  # noqa: E731
+    ready = lambda: http_status(port, "/readyz", None) == 200  # noqa: E731
     try:
         process.wait_until(ready, timeout, "ready (cache synced, leading)")
     except BaseException:
         process.stop()
         raise
     return process, f"http://127.0.0.1:{port}"
-
-
-def _http_status(port: int, path: str) -> int:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        response.read()
-        return response.status
-    except (OSError, http.client.HTTPException):
-        return 0
-    finally:
-        connection.close()
 
 
 def scheduler_config(

@@ -17,8 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hcs_envtest import ControlPlane, Process, free_port, start_scheduler, wait_for
-from hcs_envtest._http import get as http_get
+from hcs_envtest import ControlPlane, Process, free_port, http_status, start_scheduler, wait_for
 
 # The helpers module beside this file, importable from the tests (pytest's importlib mode does
 # not put test folders on sys.path).
@@ -149,11 +148,11 @@ class Extender:
             self.wait_ready()
 
     def ready(self) -> bool:
-        return http_get(self.port, "/readyz", None) == 200
+        return http_status(self.port, "/readyz", None) == 200
 
     def wait_ready(self) -> None:
         self.process.wait_until(
-            lambda: http_get(self.port, "/readyz", None) == 200, 60, "ready (cache synced)"
+            lambda: http_status(self.port, "/readyz", None) == 200, 60, "ready (cache synced)"
         )
 
 

@@ -6,9 +6,7 @@ import os
 
 import pytest
 import yaml
-from hcs_envtest import Process, free_port, wait_for
-from hcs_envtest._http import get as http_get
-from hcs_envtest._http import tls_context
+from hcs_envtest import Process, free_port, http_status, tls_context, wait_for
 from kubernetes.client.exceptions import ApiException
 from kubetest import DEPLOY, pod, python_command
 
@@ -44,7 +42,8 @@ class Webhook:
         }
         self.process = Process("hcs-webhook", argv, self.log, env=env)
         context = tls_context(str(self.plane.ca))
-        self.process.wait_until(lambda: http_get(self.port, "/healthz", context) == 200, 30, "up")
+        up = lambda: http_status(self.port, "/healthz", context) == 200  # noqa: E731
+        self.process.wait_until(up, 30, "up")
 
     def stop(self):
         self.process.stop()

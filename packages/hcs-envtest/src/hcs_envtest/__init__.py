@@ -12,6 +12,8 @@ namespace per test.
 from hcs_envtest._binaries import ENV, Binaries
 from hcs_envtest._components import start_controller_manager, start_scheduler, wait_for
 from hcs_envtest._controlplane import ADMISSION_PLUGINS, DRA_FEATURE_GATES, ControlPlane
+from hcs_envtest._http import get as http_status
+from hcs_envtest._http import tls_context
 from hcs_envtest._pki import CertPair
 from hcs_envtest._process import Process, free_port
 from hcs_envtest.errors import EnvtestError
@@ -27,7 +29,9 @@ __all__ = [
     "EnvtestError",
     "Process",
     "free_port",
+    "http_status",
     "start_controller_manager",
     "start_scheduler",
+    "tls_context",
     "wait_for",
 ]
