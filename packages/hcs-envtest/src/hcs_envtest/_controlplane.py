@@ -182,6 +182,7 @@ class ControlPlane:
             hosts=("127.0.0.1", "localhost", "kubernetes", "kubernetes.default.svc", "10.0.0.1"),
         )
         accounts = service_account_keys(self._pki)
+        proxy = self._front_proxy()
         gates = ",".join(f"{k}={str(v).lower()}" for k, v in sorted(self.feature_gates.items()))
         argv = [
             self.binaries.path("kube-apiserver"),
@@ -202,6 +203,7 @@ class ControlPlane:
             f"--service-account-key-file={accounts.cert}",
             f"--service-account-signing-key-file={accounts.key}",
             "--allow-privileged=true",
+            *proxy,
             "--runtime-config=resource.k8s.io/v1=true",
             *([f"--feature-gates={gates}"] if gates else []),
             *self.apiserver_args,
@@ -214,6 +216,24 @@ class ControlPlane:
             lambda: _http.get(self.port, "/readyz", context) == 200, START_TIMEOUT, "ready"
         )
         self._write_kubeconfig(self.admin_kubeconfig, self._admin)
+
+    def _front_proxy(self) -> list[str]:
+        """The front-proxy (aggregation layer) CA and client, as kubeadm sets them up: the API
+        server publishes the CA in kube-system/extension-apiserver-authentication, which
+        kube-scheduler and kube-controller-manager read (without it they log an error a minute)."""
+        folder = self._pki / "front-proxy"
+        folder.mkdir(exist_ok=True)
+        authority = Authority(folder, name="hcs-envtest-front-proxy-ca")
+        client = authority.issue("client", common_name="front-proxy-client")
+        return [
+            f"--requestheader-client-ca-file={authority.cert}",
+            "--requestheader-allowed-names=front-proxy-client",
+            "--requestheader-username-headers=X-Remote-User",
+            "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+            f"--proxy-client-cert-file={client.cert}",
+            f"--proxy-client-key-file={client.key}",
+        ]
 
     def _spawn(self, name: str, argv: list[str]) -> Process:
         process = Process(name, argv, self.log(name))
