@@ -37,13 +37,12 @@ and the ServiceAccount plugin a real cluster runs (a namespace needs its `defaul
 
 DRA_FEATURE_GATES: Mapping[str, bool] = {
     "DRAConsumableCapacity": True,
-    "DRADeviceTaints": True,
     "DRAPartitionableDevices": True,
-    "DRAPrioritizedList": True,
-    "DRAAdminAccess": True,
 }
-"""Dynamic Resource Allocation features HCS's DRA path uses (shared capacity, device taints,
-firstAvailable alternatives); resource.k8s.io/v1 itself is GA and on by default."""
+"""Dynamic Resource Allocation features HCS's DRA path uses that are still gates in 1.37 (beta:
+shared consumable capacity, partitionable devices), pinned on. Device taints, prioritized lists
+(firstAvailable) and admin access are GA in 1.37: always on, and naming a GA gate only earns a
+warning that it will be removed. resource.k8s.io/v1 itself is GA and on by default."""
 
 START_TIMEOUT = 60.0
 """Seconds each binary may take to answer (a cold kube-apiserver bootstraps its RBAC roles)."""
