@@ -3,14 +3,13 @@ the leader dies, and no write at a stale resourceVersion ever lands."""
 
 import asyncio
 import contextlib
-import datetime
 
 import pytest
 from hcs_envtest import wait_for
 from kubernetes.client.exceptions import ApiException
 from kubetest import ensure_namespace, h100, pod
 
-from hcs_scheduler.extender.kube import Conflict
+from hcs_scheduler.extender.kube import Conflict, KubeError, NotFound
 from hcs_scheduler.extender.kube_client import KubernetesKube
 
 LEASE = "hcs-scheduler-extender"
@@ -65,31 +64,54 @@ def test_one_replica_leads_the_other_takes_over_when_it_dies(
     )
 
 
-def test_a_lease_write_at_a_stale_resource_version_is_refused(control_plane, api):
-    """The production adapter's PUT carries resourceVersion, and the API server holds it to it."""
+def test_the_adapters_lease_calls_against_the_api_server(control_plane, api):
+    """KubernetesKube's Lease calls as the real API server answers them: 404 before it exists,
+    a create whose MicroTimes (a zero fraction included) are stored as sent, 409 for a second
+    create, a PUT only at the version read, and 409 for a PUT at a stale version."""
     ensure_namespace(api, "hcs-system")
     kube = KubernetesKube(control_plane.api_client())
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    spec = {
+        "holderIdentity": "a",
+        "leaseDurationSeconds": 15,
+        # The client's V1Lease model would render this without its fraction, which the API
+        # server's MicroTime parser refuses: the adapter sends the JSON as given.
+        "acquireTime": "2026-12-06T15:04:05.000000Z",
+        "renewTime": "2026-12-06T15:04:05.123456Z",
+        "leaseTransitions": 0,
+    }
     body = {
         "apiVersion": "coordination.k8s.io/v1",
         "kind": "Lease",
-        "metadata": {"name": "stale-check", "namespace": "hcs-system"},
-        "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15, "renewTime": now},
+        "metadata": {"name": "adapter-check", "namespace": "hcs-system"},
+        "spec": spec,
     }
 
-    async def race():
+    async def exercise():
+        with pytest.raises(NotFound) as missing:
+            await kube.get_lease("hcs-system", "adapter-check")
+        assert missing.value.status == 404
         created = await kube.create_lease("hcs-system", body)
-        mine = {**created, "spec": {**created["spec"], "holderIdentity": "a"}}
-        theirs = {**created, "spec": {**created["spec"], "holderIdentity": "b"}}
-        await kube.replace_lease("hcs-system", "stale-check", theirs)
-        with pytest.raises(Conflict):
-            await kube.replace_lease("hcs-system", "stale-check", mine)
-        return await kube.get_lease("hcs-system", "stale-check")
+        assert created["spec"] == spec
+        with pytest.raises(Conflict) as twice:  # another replica created it first
+            await kube.create_lease("hcs-system", body)
+        assert twice.value.status == 409
+        with pytest.raises(KubeError, match="must carry a resourceVersion"):
+            await kube.replace_lease("hcs-system", "adapter-check", body)
+        read = await kube.get_lease("hcs-system", "adapter-check")
+        mine = {**read, "spec": {**read["spec"], "holderIdentity": "a"}}
+        theirs = {**read, "spec": {**read["spec"], "holderIdentity": "b"}}
+        written = await kube.replace_lease("hcs-system", "adapter-check", theirs)
+        assert written["metadata"]["resourceVersion"] != read["metadata"]["resourceVersion"]
+        with pytest.raises(Conflict, match="the object has been modified") as stale:
+            await kube.replace_lease("hcs-system", "adapter-check", mine)
+        assert "lease hcs-system/adapter-check" in str(stale.value)
+        return await kube.get_lease("hcs-system", "adapter-check")
 
     try:
-        stored = asyncio.run(race())
+        stored = asyncio.run(exercise())
         assert stored["spec"]["holderIdentity"] == "b"
+        assert stored["spec"]["acquireTime"] == "2026-12-06T15:04:05.000000Z"
     finally:
         kube.close()
         with contextlib.suppress(ApiException):
-            api.coordination.delete_namespaced_lease("stale-check", "hcs-system")
+            api.coordination.delete_namespaced_lease("adapter-check", "hcs-system")

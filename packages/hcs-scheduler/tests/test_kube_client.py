@@ -284,91 +284,8 @@ async def test_binding_a_bound_pod_is_a_conflict(kmock, kube):
     assert "pod research/train-0 to node gpu-h100-01" in str(e.value)
 
 
-# -- the leader election Lease
-# kmock serves GET and POST of coordination.k8s.io/v1 leases, but neither PUT nor resourceVersions:
-# the PUT is answered here as the API server answers it; optimistic concurrency over the wire
-# (a stale resourceVersion refused with 409) needs a real kube-apiserver.
-
-LEASES = "/apis/coordination.k8s.io/v1/namespaces/hcs-system/leases"
-LEASE_SPEC = {
-    "holderIdentity": "hcs-scheduler-7d9f-x2x4q",
-    "leaseDurationSeconds": 15,
-    "acquireTime": "2026-12-06T15:04:05.123456Z",
-    "renewTime": "2026-12-06T15:04:05.123456Z",
-    "leaseTransitions": 0,
-}
-
-
-def a_lease(**metadata: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "coordination.k8s.io/v1",
-        "kind": "Lease",
-        "metadata": {"name": "hcs-scheduler-extender", "namespace": "hcs-system", **metadata},
-        "spec": LEASE_SPEC,
-    }
-
-
-async def test_a_lease_is_read_and_created_at_its_coordination_path(kmock, kube):
-    with pytest.raises(NotFound, match="lease hcs-system/hcs-scheduler-extender") as e:
-        await kube.get_lease("hcs-system", "hcs-scheduler-extender")
-    assert e.value.status == 404
-
-    created = await kube.create_lease("hcs-system", a_lease())
-
-    (request,) = received(kmock, "POST", LEASES)
-    assert request.headers.get("Content-Type") == "application/json"
-    # Verbatim, MicroTimes included (the client's V1Lease model would re-render them).
-    assert request.data == a_lease()
-    assert created["spec"] == LEASE_SPEC
-    assert (await kube.get_lease("hcs-system", "hcs-scheduler-extender"))["spec"] == LEASE_SPEC
-    with pytest.raises(Conflict) as e:  # another replica created it first
-        await kube.create_lease("hcs-system", a_lease())
-    assert e.value.status == 409
-
-
-async def test_a_lease_is_replaced_with_a_put_at_the_version_it_was_read(kmock, kube):
-    path = f"{LEASES}/hcs-scheduler-extender"
-    kmock[f"put {path}"] << (lambda request: request.data | {"metadata": {"resourceVersion": "8"}})
-
-    written = await kube.replace_lease(
-        "hcs-system", "hcs-scheduler-extender", a_lease(resourceVersion="7")
-    )
-
-    (request,) = received(kmock, "PUT", path)
-    assert request.headers.get("Content-Type") == "application/json"
-    assert request.data == a_lease(resourceVersion="7")
-    assert written["metadata"]["resourceVersion"] == "8"
-    with pytest.raises(KubeError, match="must carry a resourceVersion"):
-        await kube.replace_lease("hcs-system", "hcs-scheduler-extender", a_lease())
-    assert len(received(kmock, "PUT", path)) == 1  # an unconditional PUT is never sent
-
-
-async def test_a_put_at_a_stale_version_is_a_conflict(kmock, kube):
-    # The Status a real API server sends when the resourceVersion is not the stored one.
-    (
-        kmock[f"put {LEASES}/hcs-scheduler-extender"]
-        << 409
-        << {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": "Operation cannot be fulfilled on leases.coordination.k8s.io "
-            '"hcs-scheduler-extender": the object has been modified; please apply your '
-            "changes to the latest version and try again",
-            "reason": "Conflict",
-            "details": {"name": "hcs-scheduler-extender", "group": "coordination.k8s.io"}
-            | {"kind": "leases"},
-            "code": 409,
-        }
-    )
-
-    with pytest.raises(Conflict, match="the object has been modified") as e:
-        await kube.replace_lease(
-            "hcs-system", "hcs-scheduler-extender", a_lease(resourceVersion="7")
-        )
-    assert e.value.status == 409
-    assert "lease hcs-system/hcs-scheduler-extender" in str(e.value)
+# -- the leader election Lease: its calls are tested against a real kube-apiserver
+# (tests/kube/test_leader.py), which holds PUTs to resourceVersions and parses MicroTimes.
 
 
 # -- errors and configuration
@@ -440,7 +357,7 @@ async def test_lease_calls_never_wait_behind_a_pool_full_of_binds(kmock):
         data = b"{}"
 
         def release_conn(self) -> None:
-            pass
+            """No pooled connection was taken: nothing to give back."""
 
     def a_slow_call(**_: Any) -> Answer:
         release.wait(10)

@@ -51,26 +51,25 @@ def copy_bandwidth_gbps(nbytes: int, repeats: int, seconds: float) -> Decimal:
     return Decimal(2 * nbytes * repeats) / Decimal(repr(seconds)) / Decimal(10**9)
 
 
-def _no_sync() -> None:
-    pass
-
-
 def _timed(
     run: Callable[[], object],
     repeats: int,
     clock: Callable[[], float],
-    sync: Callable[[], None] = _no_sync,
+    sync: Callable[[], None] | None = None,
 ) -> float:
     """Seconds `repeats` calls of `run` take, after one untimed warm-up call.
 
-    `sync` waits for queued device work: before the clock starts and before it stops.
+    `sync` waits for queued device work (a GPU's stream) before the clock starts and before it
+    stops; None on the CPU, where every call has finished when it returns.
     """
     run()
-    sync()
+    if sync is not None:
+        sync()
     start = clock()
     for _ in range(repeats):
         run()
-    sync()
+    if sync is not None:
+        sync()
     return clock() - start
 
 
