@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import uuid
 from pathlib import Path
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -58,24 +59,13 @@ class ExtenderSettings(BaseSettings):
     identity: str = Field(default_factory=default_identity, min_length=1)
     """This replica's holderIdentity in the Lease; default $POD_NAME, else hostname_<uuid>."""
 
-    @field_validator("renew_deadline")
-    @classmethod
-    def _renew_before_expiry(cls, value: float, info: ValidationInfo) -> float:
-        duration = info.data.get("lease_duration")
-        if duration is not None and value >= duration:
-            raise ValueError(
-                f"renew_deadline ({value:g} s) must be shorter than lease_duration "
-                f"({duration:g} s): the leader must step down before a standby may take over"
-            )
-        return value
-
-    @field_validator("retry_period")
-    @classmethod
-    def _retry_within_deadline(cls, value: float, info: ValidationInfo) -> float:
-        deadline = info.data.get("renew_deadline")
-        if deadline is not None and value >= deadline:
-            raise ValueError(
-                f"retry_period ({value:g} s) must be shorter than renew_deadline "
-                f"({deadline:g} s): the leader must get to retry a failed renewal"
-            )
-        return value
+    @model_validator(mode="after")
+    def _lease_timings_in_order(self) -> ExtenderSettings:
+        """retry_period < renew_deadline < lease_duration: the leader must get to retry a failed
+        renewal, and must step down before a standby may take over."""
+        order = [("retry_period", self.retry_period), ("renew_deadline", self.renew_deadline)]
+        order.append(("lease_duration", self.lease_duration))
+        for (short, a), (long, b) in itertools.pairwise(order):
+            if a >= b:
+                raise ValueError(f"{short} ({a:g} s) must be shorter than {long} ({b:g} s)")
+        return self
