@@ -157,10 +157,12 @@ def test_preferences_are_parsed():
                 "hcs.io/topology": "required",
                 "hcs.io/allow-downgrade": "true",
                 "hcs.io/checkpoint-dir": "/ckpt/run-7",
+                "hcs.io/sharded": "true",
             },
         )
     )
     prefs = request.preferences
+    assert prefs.sharded
     assert prefs.vendors == {Vendor.NVIDIA, Vendor.ASCEND}
     assert prefs.topology is TopologyPreference.REQUIRED
     assert prefs.allow_downgrade
@@ -175,6 +177,7 @@ def test_default_preferences_allow_everything():
     prefs = Preferences()
     assert all(prefs.allows_vendor(v) for v in Vendor)
     assert prefs.topology is TopologyPreference.PREFERRED
+    assert not prefs.sharded  # VRAM is per device unless the pod says otherwise
 
 
 BAD_PREFERENCES = [
@@ -191,6 +194,7 @@ BAD_PREFERENCES = [
     ("unknown-vendor", {"hcs.io/vendors": "nvida"}, "unknown vendor nvida"),
     ("bad-topology", {"hcs.io/topology": "tight"}, "use one of none, preferred, required"),
     ("bad-boolean", {"hcs.io/allow-downgrade": "yes"}, 'use "true" or "false"'),
+    ("bad-sharded", {"hcs.io/sharded": "1"}, 'hcs.io/sharded is \'1\'; use "true" or "false"'),
     ("relative-checkpoint", {"hcs.io/checkpoint-dir": "ckpt"}, "must be an absolute path"),
 ]
 

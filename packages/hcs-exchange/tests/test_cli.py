@@ -53,11 +53,26 @@ def test_convert_answers_per_model():
     result = _run("convert", "--tflops-fp16", "100", "--vram", "48Gi", "--to", "H100", "--to", "T4")
     assert result.exit_code == 0
     lines = result.output.splitlines()
-    assert lines[0] == "request: 48Gi VRAM, 32.05 ACU fp16; workload compute; at most 8 devices"
+    assert lines[0] == (
+        "request: 48Gi VRAM on one device, 32.05 ACU fp16; workload compute; at most 8 devices"
+    )
     h100 = next(line for line in lines if line.startswith("H100-SXM5-80G"))
     t4 = next(line for line in lines if line.startswith("T4"))
     assert h100.split()[2:5] == ["1", "0.6", "vram"]
+    assert "none (VRAM over one device's)" in t4  # a 16Gi T4 cannot hold 48Gi
+
+
+def test_convert_spreads_vram_only_when_sharded():
+    args = ("convert", "--tflops-fp16", "100", "--vram", "48Gi", "--to", "T4", "--sharded")
+    result = _run(*args)
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0].startswith("request: 48Gi VRAM in total (sharded),")
+    t4 = next(line for line in lines if line.startswith("T4"))
     assert t4.split()[2:5] == ["3", "3", "vram"]
+    refused = _run(*args[:-1])
+    assert refused.exit_code == 1
+    assert "no model can serve this request" in refused.output
 
 
 def test_convert_json_is_exact_enough_to_check():
@@ -72,6 +87,7 @@ def test_convert_json_is_exact_enough_to_check():
             "exact": "2",
             "limitedBy": "fp16",
             "missing": [],
+            "tooSmall": None,
             "perResource": {"fp16": "2"},
             "canServe": True,
         }

@@ -4,6 +4,7 @@ from fractions import Fraction
 
 import pytest
 
+from hcs_api import ComputeRequest
 from hcs_exchange import Demand, Exchange, Precision, RateOverride, Workload
 
 GI = 1024**3
@@ -149,12 +150,54 @@ def test_unknown_figure_makes_the_model_unanswerable_not_free(exchange):
 
 
 def test_a_request_no_model_can_meet(exchange):
-    huge = Demand(vram=2048 * GI, throughput={FP16: Fraction(100)})
+    huge = Demand(vram=2048 * GI, throughput={FP16: Fraction(100)}, spread_vram=True)
     fits = exchange.candidates(huge)
     assert fits, "every model is considered"
     assert not any(fit.can_serve(max_devices=8) for fit in fits)
     biggest = min(fit.devices for fit in fits if fit.devices is not None)
     assert biggest > 8
+
+
+@pytest.mark.parametrize(
+    ("vram_gi", "spread", "model", "devices"),
+    [
+        (70, False, "H100-SXM5-80G", 1),
+        (70, False, "A100-SXM4-40G", None),
+        (70, False, "T4", None),
+        (70, True, "A100-SXM4-40G", 2),
+        (70, True, "T4", 5),
+        (16, False, "T4", 1),
+    ],
+    ids=[
+        "fits-one-h100",
+        "over-one-a100-40g",
+        "over-one-t4",
+        "sharded-a100-40g",
+        "sharded-t4",
+        "exactly-one-t4",
+    ],
+)
+def test_vram_is_what_one_device_must_hold_unless_spread(exchange, vram_gi, spread, model, devices):
+    fit = exchange.fit(Demand(vram=vram_gi * GI, spread_vram=spread), model)
+    assert fit.devices == devices
+    assert fit.can_serve() is (devices is not None)
+    if devices is None:
+        assert fit.too_small is not None
+        assert f"{vram_gi}Gi VRAM must fit on one device" in fit.too_small
+        assert "hcs.io/sharded" in fit.too_small
+
+
+def test_throughput_still_takes_several_devices_without_spreading_vram(exchange):
+    # 500 TFLOPS fp16 is two A100s; each must hold the 16Gi (data parallel), not 8Gi.
+    fit = exchange.fit(Demand(vram=16 * GI, throughput={FP16: Fraction(500)}), "A100-SXM4-80G")
+    assert (fit.devices, fit.limited_by, fit.too_small) == (2, "fp16", None)
+
+
+def test_asking_for_devices_spreads_the_vram():
+    request = ComputeRequest(vram=70 * GI, devices=2)
+    assert Demand.from_request(request).spread_vram
+    assert not Demand.from_request(ComputeRequest(vram=70 * GI)).spread_vram
+    assert Demand.from_request(ComputeRequest(vram=70 * GI), sharded=True).spread_vram
 
 
 def test_candidates_come_fewest_devices_first_with_unknowns_last(exchange):

@@ -37,7 +37,8 @@ def test_private_model_is_added_and_usable(database, override_file):
     merged, rates = apply_overrides(database, override_file)
     exchange = Exchange(merged, rates)
     assert exchange.rate("G1", Precision.FP16) == Fraction(100, 312)
-    assert exchange.fit(Demand(vram=64 * 1024**3), "G1").devices == 2
+    assert exchange.fit(Demand(vram=64 * 1024**3, spread_vram=True), "G1").devices == 2
+    assert exchange.fit(Demand(vram=32 * 1024**3), "G1").devices == 1
     assert not merged.get("G1").schedulable
 
 

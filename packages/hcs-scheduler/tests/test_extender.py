@@ -100,7 +100,11 @@ async def test_filter_answers_upstreams_exact_payload(harness: Harness) -> None:
     result = await harness.post("/filter", FILTER_ARGS)
     # 48Gi on one device: the H100 (80Gi) and the 910B1 (64Gi) fit; the 40G A100 cannot.
     assert result["NodeNames"] == ["gpu-h100", "npu-910b1"]
-    assert result["FailedNodes"] == {"gpu-a100-40g": "needs 2 whole A100-SXM4-40G devices; 1 free"}
+    assert result["FailedNodes"] == {
+        "gpu-a100-40g": "A100-SXM4-40G: 48Gi VRAM must fit on one device and it holds 40Gi "
+        "(ai.compute/vram is per device; ask ai.compute/devices, or annotate "
+        'hcs.io/sharded: "true", to spread it over devices)'
+    }
     assert result["FailedAndUnresolvableNodes"] == {
         "cpu-only": "no ComputeNode for this node: hcs-agent does not report it"
     }

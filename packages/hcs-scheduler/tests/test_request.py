@@ -11,6 +11,9 @@ MODELS = ["A100-SXM4-80G", "H100-SXM5-80G", "T4", "Ascend-910B1", "Ascend-910B3"
 VENDORS = ["nvidia", "nvidia", "nvidia", "ascend", "ascend"]
 
 
+SHARDED = Preferences(sharded=True)
+
+
 def _resolve(exchange, preferences=None, max_devices=8, **amounts):
     pod = PodRequest(
         containers=(), effective=ComputeRequest(**amounts), preferences=preferences or Preferences()
@@ -28,10 +31,22 @@ PLANS = [
         (0, 158, 40 * GI),
     ),
     (
-        "vram-needs-three-t4",
-        {"vram": 40 * GI, "tflops_fp16": 100},
+        "sharded-vram-needs-three-t4",
+        {"vram": 40 * GI, "tflops_fp16": 100, "preferences": SHARDED},
         "T4",
         (3, 1000, -(-40 * GI // 3)),
+    ),
+    (
+        "throughput-over-two-a100-each-holds-the-vram",
+        {"vram": 16 * GI, "tflops_fp16": 500},
+        "A100-SXM4-80G",
+        (2, 1000, 16 * GI),
+    ),
+    (
+        "sharded-throughput-over-two-a100-splits-the-vram",
+        {"vram": 16 * GI, "tflops_fp16": 500, "preferences": SHARDED},
+        "A100-SXM4-80G",
+        (2, 1000, 8 * GI),
     ),
     ("910b1-share", {"vram": 16 * GI, "tflops_fp16": 160}, "Ascend-910B1", (0, 500, 16 * GI)),
     (
@@ -51,6 +66,16 @@ def test_plan_per_model(exchange, amounts, model, plan):
     i = MODELS.index(model)
     assert request.allowed[i]
     assert (int(request.whole[i]), int(request.share[i]), int(request.vram[i])) == plan
+
+
+def test_vram_over_one_device_rules_the_model_out_naming_the_rule(exchange):
+    # 70Gi with no device count: one T4 (16Gi) cannot hold it, and it may not be spread.
+    request = _resolve(exchange, vram=70 * GI)
+    assert request.allowed.tolist() == [True, True, False, False, False]
+    t4 = next(r for r in request.reasons if r.startswith("T4:"))
+    assert "70Gi VRAM must fit on one device and it holds 16Gi" in t4
+    assert "ai.compute/devices" in t4
+    assert "hcs.io/sharded" in t4
 
 
 def test_unknown_throughput_rules_the_model_out_with_a_reason(exchange):
@@ -78,7 +103,7 @@ def test_vendor_preferences_rule_models_out(exchange):
 
 
 def test_more_devices_than_a_node_has_is_ruled_out(exchange):
-    request = _resolve(exchange, max_devices=8, vram=1000 * GI, tflops_fp16=10)
+    request = _resolve(exchange, SHARDED, max_devices=8, vram=1000 * GI, tflops_fp16=10)
     assert not request.allowed[MODELS.index("T4")]
     assert any("T4: needs 63 devices" in reason for reason in request.reasons)
 

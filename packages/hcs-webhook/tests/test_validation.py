@@ -123,3 +123,28 @@ def test_servable_request_lists_candidates(kit, exchange):
     fits = check_satisfiable(read_request(obj), exchange, max_devices=8)
     assert "H100-SXM5-80G" in {f.model for f in fits}
     assert {f.vendor for f in fits} >= {"nvidia", "ascend"}
+
+
+@pytest.mark.parametrize(
+    ("resources", "annotations", "admitted"),
+    [
+        ({"vram": "70Gi"}, {}, False),
+        ({"vram": "70Gi"}, {"hcs.io/sharded": "true"}, True),
+        ({"vram": "70Gi", "devices": "2"}, {}, True),
+        ({"vram": "64Gi"}, {}, True),
+    ],
+    ids=["over-one-device", "sharded", "two-devices", "exactly-one-device"],
+)
+def test_vram_is_what_one_device_must_hold(kit, exchange, resources, annotations, admitted):
+    # Ascend's largest device holds 64Gi: 70Gi fits on none unless it may be spread.
+    pinned = {"hcs.io/vendors": "ascend", **annotations}
+    request = read_request(kit.pod(kit.container("train", **resources), annotations=pinned))
+    if admitted:
+        assert check_satisfiable(request, exchange, max_devices=8)
+        return
+    with pytest.raises(Denied) as denied:
+        check_satisfiable(request, exchange, max_devices=8)
+    message = str(denied.value)
+    assert "ai.compute/vram is what one device must hold" in message
+    assert "holds 64Gi" in message
+    assert "hcs.io/sharded" in message

@@ -99,6 +99,8 @@ class Preferences:
     allow_downgrade: bool = False
     checkpoint_dir: str | None = None
     rebind_image: bool = False
+    sharded: bool = False
+    """The work is sharded over its devices: its VRAM may be spread over them."""
 
     def allows_vendor(self, vendor: Vendor) -> bool:
         return vendor not in self.exclude_vendors and (not self.vendors or vendor in self.vendors)
@@ -246,6 +248,7 @@ def read_preferences(annotations: Mapping[str, Any]) -> Preferences:
         allow_downgrade=_boolean(annotations, Annotation.ALLOW_DOWNGRADE),
         checkpoint_dir=checkpoint_dir,
         rebind_image=_boolean(annotations, Annotation.REBIND_IMAGE),
+        sharded=_boolean(annotations, Annotation.SHARDED),
     )
 
 

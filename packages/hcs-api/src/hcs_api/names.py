@@ -20,9 +20,10 @@ API_VERSION: Final = "hcs.io/v1alpha1"
 class Resource(enum.StrEnum):
     """Extended resources a container requests (`resources.requests` / `limits`).
 
-    All are whole numbers, as Kubernetes requires of extended resources. VRAM and throughput are
-    totals for the container; with `ai.compute/devices: N` they are split evenly over N whole
-    devices on one node.
+    All are whole numbers, as Kubernetes requires of extended resources. VRAM is what one device
+    must hold: a single process cannot use memory spread over devices. With
+    `ai.compute/devices: N` (or `hcs.io/sharded: "true"`) VRAM and throughput are totals, split
+    evenly over the devices on one node. Throughput may be met by several devices either way.
     """
 
     VRAM = "ai.compute/vram"
@@ -69,6 +70,10 @@ class Annotation(enum.StrEnum):
     """Absolute path of the job's checkpoints, used when it is moved off sick hardware."""
     REBIND_IMAGE = "hcs.io/rebind-image"
     """"true" asks for early binding: the image is rewritten to the chosen vendor's runtime."""
+    SHARDED = "hcs.io/sharded"
+    """"true" says the pod's work is sharded over its devices (tensor/pipeline parallel), so its
+    `ai.compute/vram` may be spread over several devices; without it, the VRAM request is what
+    one device must hold unless the pod asks for `ai.compute/devices`."""
 
     # -- decisions (written only by HCS; the webhook rejects a user who sets them)
     NODE = "hcs.io/node"
@@ -93,6 +98,7 @@ USER_ANNOTATIONS = frozenset(
         Annotation.ALLOW_DOWNGRADE,
         Annotation.CHECKPOINT_DIR,
         Annotation.REBIND_IMAGE,
+        Annotation.SHARDED,
     }
 )
 DECISION_ANNOTATIONS = frozenset(set(Annotation) - USER_ANNOTATIONS)

@@ -159,6 +159,12 @@ def show(model: str, output: str) -> None:
 @click.option("--tops-int8", type=click.FloatRange(min=0), help="Dense INT8 TOPS.")
 @click.option("--to", "targets", multiple=True, help="Only these models (repeatable).")
 @click.option(
+    "--sharded",
+    is_flag=True,
+    help="The work is sharded: --vram is a total that may be spread over devices "
+    "(without it, one device must hold --vram).",
+)
+@click.option(
     "--max-devices",
     type=click.IntRange(min=1),
     default=8,
@@ -173,6 +179,7 @@ def convert(
     tflops_fp32: float | None,
     tops_int8: float | None,
     targets: tuple[str, ...],
+    sharded: bool,
     max_devices: int,
     workload: str,
     output: str,
@@ -180,7 +187,9 @@ def convert(
     """How many devices of each model serve a request (VRAM and throughput together)."""
     exchange = _exchange()
     demand = _demand(
-        vram, {Precision.FP16: tflops_fp16, Precision.FP32: tflops_fp32, Precision.INT8: tops_int8}
+        vram,
+        {Precision.FP16: tflops_fp16, Precision.FP32: tflops_fp32, Precision.INT8: tops_int8},
+        sharded,
     )
     models = [_profile(exchange, t).model for t in targets] or None
     fits = exchange.candidates(demand, Workload(workload), models)
@@ -191,6 +200,7 @@ def convert(
                 {
                     "request": {
                         "vram": demand.vram,
+                        "vramSpread": demand.spread_vram,
                         "acu": {str(p): decimal(a, 6) for p, a in acu.items()},
                     },
                     "workload": workload,
@@ -205,6 +215,7 @@ def convert(
         vram_text = Quantity.from_value(demand.vram, QuantityFormat.BINARY_SI)
         click.echo(
             f"request: {vram_text} VRAM"
+            + (" in total (sharded)" if demand.spread_vram else " on one device")
             + (f", {summary}" if summary else "")
             + f"; workload {workload}; at most {max_devices} devices"
         )
@@ -359,7 +370,7 @@ def _profile(exchange: Exchange, name: str) -> Profile:
         raise click.ClickException(str(error)) from None
 
 
-def _demand(vram: str | None, throughput: dict[Precision, float | None]) -> Demand:
+def _demand(vram: str | None, throughput: dict[Precision, float | None], sharded: bool) -> Demand:
     try:
         amount = Quantity(vram) if vram is not None else None
     except QuantityError as error:
@@ -369,6 +380,7 @@ def _demand(vram: str | None, throughput: dict[Precision, float | None]) -> Dema
     demand = Demand(
         vram=amount.ceil() if amount is not None else 0,
         throughput={p: Fraction(str(v)) for p, v in throughput.items() if v},
+        spread_vram=sharded,
     )
     if demand.is_empty():
         raise click.UsageError(
@@ -380,6 +392,8 @@ def _demand(vram: str | None, throughput: dict[Precision, float | None]) -> Dema
 def _devices_cell(fit: Fit, max_devices: int) -> str:
     if fit.missing:
         return "unknown (" + "; ".join(fit.missing) + ")"
+    if fit.too_small:
+        return "none (VRAM over one device's)"
     if not fit.can_serve(max_devices):
         return f"{fit.devices} (over {max_devices})"
     return str(fit.devices)
@@ -393,6 +407,7 @@ def _fit_json(fit: Fit, max_devices: int) -> dict[str, Any]:
         "exact": decimal(fit.needed, 6) if fit.needed is not None else None,
         "limitedBy": fit.limited_by,
         "missing": list(fit.missing),
+        "tooSmall": fit.too_small,
         "perResource": {k: decimal(v, 6) for k, v in fit.per_resource.items()},
         "canServe": fit.can_serve(max_devices),
     }

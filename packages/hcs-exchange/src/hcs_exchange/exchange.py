@@ -43,19 +43,30 @@ class RateOverride:
 
 @dataclass(frozen=True)
 class Demand:
-    """What a request needs: bytes of VRAM and TFLOPS (TOPS for int8) per precision."""
+    """What a request needs: bytes of VRAM and TFLOPS (TOPS for int8) per precision.
+
+    `vram` is what ONE device must hold unless `spread_vram`: a single process cannot use memory
+    spread over devices. Throughput may always be met by several devices.
+    """
 
     vram: int = 0
     throughput: Mapping[Precision, Fraction] = field(default_factory=dict)
+    spread_vram: bool = False
+    """The VRAM is a total that may be split over the devices (the pod asked for N devices, or
+    said its work is sharded)."""
 
     @classmethod
-    def from_request(cls, request: ComputeRequest) -> Demand:
+    def from_request(cls, request: ComputeRequest, sharded: bool = False) -> Demand:
         amounts = {
             Precision.FP16: request.tflops_fp16,
             Precision.FP32: request.tflops_fp32,
             Precision.INT8: request.tops_int8,
         }
-        return cls(vram=request.vram, throughput={p: Fraction(a) for p, a in amounts.items() if a})
+        return cls(
+            vram=request.vram,
+            throughput={p: Fraction(a) for p, a in amounts.items() if a},
+            spread_vram=sharded or request.devices > 0,
+        )
 
     def is_empty(self) -> bool:
         return not self.vram and not any(self.throughput.values())
@@ -71,11 +82,15 @@ class Fit:
     """Devices needed for each resource alone ("vram", "fp16", ...)."""
     missing: tuple[str, ...] = ()
     """Figures the answer needs that the profile lacks (or that are zero)."""
+    too_small: str | None = None
+    """Why no number of these devices can serve the demand (its VRAM exceeds one device's and
+    may not be spread), in words for the user."""
 
     @property
     def needed(self) -> Fraction | None:
-        """Fractional devices: the most any one resource needs (None when a figure is missing)."""
-        if self.missing:
+        """Fractional devices: the most any one resource needs (None when a figure is missing
+        or the model is too small)."""
+        if self.missing or self.too_small:
             return None
         return max(self.per_resource.values(), default=Fraction(0))
 
@@ -88,7 +103,7 @@ class Fit:
     @property
     def limited_by(self) -> str | None:
         """The resource that sets the device count."""
-        if self.missing or not self.per_resource:
+        if self.missing or self.too_small or not self.per_resource:
             return None
         return max(self.per_resource, key=lambda name: self.per_resource[name])
 
@@ -151,18 +166,22 @@ class Exchange:
         profile = self.database.get(model)
         per_resource: dict[str, Fraction] = {}
         missing: list[str] = []
+        too_small = None
         if demand.vram:
             if profile.vram.value is None:
                 missing.append("vram unknown")
             else:
-                per_resource["vram"] = Fraction(demand.vram, profile.vram.value.ceil())
+                held = profile.vram.value.ceil()
+                per_resource["vram"] = Fraction(demand.vram, held)
+                if demand.vram > held and not demand.spread_vram:
+                    too_small = one_device_vram_reason(demand.vram, profile.model, held)
         for precision, acu in self.demand_acu(demand).items():
             device_acu = self.device_acu(profile.model, precision, workload)
             if not device_acu:
                 missing.append(_missing_figure(profile, precision, workload))
                 continue
             per_resource[str(precision)] = acu / device_acu
-        return Fit(profile.model, profile.vendor, per_resource, tuple(missing))
+        return Fit(profile.model, profile.vendor, per_resource, tuple(missing), too_small)
 
     def candidates(
         self,
@@ -183,6 +202,19 @@ class Exchange:
         if mine is None or not theirs:
             return None
         return mine / theirs
+
+
+def one_device_vram_reason(vram: int, model: str, held: int) -> str:
+    """The rule that refuses a model whose one device holds less VRAM than asked, in words."""
+    return (
+        f"{model}: {_gib(vram)} VRAM must fit on one device and it holds {_gib(held)} "
+        "(ai.compute/vram is per device; ask ai.compute/devices, or annotate "
+        'hcs.io/sharded: "true", to spread it over devices)'
+    )
+
+
+def _gib(value: int) -> str:
+    return f"{value / 2**30:.4g}Gi"
 
 
 def _ratio(value: Decimal | None, reference: Decimal | None) -> Fraction | None:

@@ -157,8 +157,10 @@ def explain(cluster: Cluster, request: PlacementRequest, node: int) -> str:
         return "has no accelerators"
     models = sorted({int(m) for m in cluster.dev_model[node][present]})
     if not any(request.allowed[m] for m in models):
-        names = ", ".join(cluster.models[m] for m in models)
-        return f"its models ({names}) cannot serve the request"
+        # The rule that ruled out each of the node's own models, not the whole catalog's.
+        names = [cluster.models[m] for m in models]
+        why = [r for r in request.reasons if r.partition(":")[0] in names]
+        return "; ".join(why) or f"its models ({', '.join(names)}) cannot serve the request"
     usable = present & cluster.dev_usable[node]
     if not usable.any():
         return "every device is cordoned or unhealthy"

@@ -4,6 +4,11 @@ A user asks for VRAM and throughput, not for a model. For each model the cluster
 request becomes a *plan*: a share of one device (thousandths of its compute, plus VRAM), or N
 whole devices, or "this model cannot serve it". Placement then only compares plans with free
 capacity, whatever the vendor.
+
+VRAM is what one device must hold (a process cannot use memory spread over devices): a model
+whose device holds less cannot serve the pod, and when throughput takes several devices each
+holds the whole VRAM. It is spread (split evenly) only when the pod asks for N devices or
+declares its work sharded (`hcs.io/sharded`).
 """
 
 from __future__ import annotations
@@ -125,7 +130,7 @@ def request_from_pod(
     workload: Workload = Workload.COMPUTE,
 ) -> PlacementRequest:
     """Resolve a pod's effective `ai.compute/*` request against each model of the cluster."""
-    demand = Demand.from_request(pod.effective)
+    demand = Demand.from_request(pod.effective, sharded=pod.preferences.sharded)
     count = len(models)
     whole = np.zeros(count, dtype=np.int32)
     share = np.zeros(count, dtype=np.int32)
@@ -186,6 +191,8 @@ def _plan(
         profile = exchange.database.get(model)
     except ExchangeError as error:
         return None, f"{model}: {error}"
+    if fit.too_small:
+        return None, fit.too_small
     compute = [need for name, need in fit.per_resource.items() if name != "vram"]
     compute_need = max(compute, default=Fraction(0))
     if fit.missing and not preferences.allow_downgrade:
@@ -208,4 +215,6 @@ def _plan(
             0, min(FULL_SHARE, math.ceil(compute_need * FULL_SHARE)), demand.vram, downgraded
         ), None
     count = math.ceil(needed)
-    return _Plan(count, FULL_SHARE, math.ceil(demand.vram / count), downgraded), None
+    # Several devices for throughput: each holds the whole VRAM unless the work is sharded.
+    per_device = math.ceil(demand.vram / count) if demand.spread_vram else demand.vram
+    return _Plan(count, FULL_SHARE, per_device, downgraded), None

@@ -122,7 +122,8 @@ class Admission:
                 )
         devices = pod_request.effective.devices
         if model is not None:
-            fit = self.deps.exchange.fit(Demand.from_request(pod_request.effective), model)
+            demand = Demand.from_request(pod_request.effective, preferences.sharded)
+            fit = self.deps.exchange.fit(demand, model)
             devices = max(devices, fit.devices or 0)
         return Binding(
             vendor=vendor,

@@ -70,11 +70,14 @@ def check_satisfiable(request: PodRequest, exchange: Exchange, max_devices: int)
     """The profiled models that could serve the pod on one node; Denied when there are none."""
     preferences = request.preferences
     names = _allowed_models(request, exchange)
-    demand = Demand.from_request(request.effective)
+    demand = Demand.from_request(request.effective, preferences.sharded)
     wanted = request.effective.devices or None
-    fits = []
+    fits, too_small = [], []
     for fit in exchange.candidates(demand, models=names):
         if fit.vendor not in set(Vendor) or not preferences.allows_vendor(Vendor(fit.vendor)):
+            continue
+        if fit.too_small:
+            too_small.append(fit)
             continue
         devices = fit.devices
         if devices is None and preferences.allow_downgrade and "vram" in fit.per_resource:
@@ -82,7 +85,7 @@ def check_satisfiable(request: PodRequest, exchange: Exchange, max_devices: int)
         if devices is not None and devices <= (wanted or max_devices) <= max_devices:
             fits.append(fit)
     if not fits:
-        raise Denied(_unservable(request, max_devices))
+        raise Denied(_unservable(request, max_devices, too_small))
     return fits
 
 
@@ -97,7 +100,7 @@ def _allowed_models(request: PodRequest, exchange: Exchange) -> list[str]:
     return [m for m in every if (not allowed or m in allowed) and m not in excluded]
 
 
-def _unservable(request: PodRequest, max_devices: int) -> str:
+def _unservable(request: PodRequest, max_devices: int, too_small: list[Fit]) -> str:
     effective = request.effective
     asked = [f"{effective.vram / 2**30:g}Gi VRAM"] if effective.vram else []
     for name, value in (
@@ -110,7 +113,17 @@ def _unservable(request: PodRequest, max_devices: int) -> str:
     if effective.devices:
         asked.append(f"on {effective.devices} devices")
     limit = effective.devices or max_devices
-    return (
+    message = (
         f"no known accelerator model can serve {', '.join(asked)} with at most {limit} devices "
         "of one node, within the pod's vendor and model preferences"
     )
+    if too_small:
+        # per_resource["vram"] is asked / held, so the largest device has the smallest ratio.
+        largest = min(too_small, key=lambda fit: fit.per_resource["vram"])
+        held = float(effective.vram / largest.per_resource["vram"])
+        message += (
+            f"; ai.compute/vram is what one device must hold and the largest such device "
+            f"({largest.model}) holds {held / 2**30:.4g}Gi: ask ai.compute/devices, or annotate "
+            'hcs.io/sharded: "true", to spread it'
+        )
+    return message

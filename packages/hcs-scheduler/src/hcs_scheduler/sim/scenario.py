@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hcs_api import ComputeRequest, PodRequest, Quantity, describe_validation_error
+from hcs_api import ComputeRequest, PodRequest, Preferences, Quantity, describe_validation_error
 from hcs_api.names import Vendor
 from hcs_exchange import ExchangeError, ProfileDatabase
 from hcs_scheduler.cluster import DeviceSpec, NodeSpec
@@ -63,6 +63,8 @@ class RequestKind(_Strict):
     tflops_fp32: int = Field(default=0, ge=0, alias="tflops-fp32")
     tops_int8: int = Field(default=0, ge=0, alias="tops-int8")
     devices: int = Field(default=0, ge=0)
+    sharded: bool = False
+    """The work is sharded over its devices, so its VRAM may be spread (hcs.io/sharded)."""
     duration: float = Field(default=3600.0, gt=0)
     """Seconds."""
     written_for: Vendor = Field(default=Vendor.NVIDIA, alias="written-for")
@@ -77,7 +79,11 @@ class RequestKind(_Strict):
         )
 
     def pod_request(self) -> PodRequest:
-        return PodRequest(containers=(), effective=self.compute_request())
+        return PodRequest(
+            containers=(),
+            effective=self.compute_request(),
+            preferences=Preferences(sharded=self.sharded),
+        )
 
 
 class WorkloadFile(_Strict):

@@ -75,6 +75,6 @@ def _locked(request: PlacementRequest, kind: RequestKind, vendors: list[str]) ->
 
 
 def _acu(kind: RequestKind, exchange: Exchange) -> float:
-    demand = Demand.from_request(kind.compute_request())
+    demand = Demand.from_request(kind.compute_request(), sharded=kind.sharded)
     acu = exchange.demand_acu(demand)
     return float(acu.get(Precision.FP16, sum(acu.values(), 0)))

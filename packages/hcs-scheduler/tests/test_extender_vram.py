@@ -1,0 +1,104 @@
+"""ai.compute/vram is what one device must hold: the extender offers no node whose devices are
+each too small, says which rule refused it, and spreads the VRAM only when the pod asks for N
+devices or declares sharded work."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
+
+from hcs_scheduler.extender.app import create_app
+from hcs_scheduler.extender.build import build_extender
+from hcs_scheduler.extender.kube import InMemoryKube, Kind
+from hcs_scheduler.extender.settings import ExtenderSettings
+
+pytestmark = pytest.mark.asyncio
+
+NODES = {
+    "gpu-h100": ("H100-SXM5-80G", "nvidia", 2, "80Gi"),
+    "npu-910b1": ("Ascend-910B1", "ascend", 2, "64Gi"),
+    "gpu-a10": ("A10", "nvidia", 4, "24Gi"),
+}
+PER_DEVICE_RULE = "VRAM must fit on one device"
+
+
+def computenode(name: str, model: str, vendor: str, count: int, vram: str) -> dict[str, Any]:
+    devices = [
+        {
+            "id": f"{vendor}-{i}",
+            "uuid": f"{name}-{i}",
+            "vendor": vendor,
+            "model": model,
+            "vram": vram,
+        }
+        for i in range(count)
+    ]
+    return {
+        "apiVersion": "hcs.io/v1alpha1",
+        "kind": "ComputeNode",
+        "metadata": {"name": name},
+        "spec": {"nodeName": name, "vendors": [vendor], "devices": devices},
+    }
+
+
+def pod(requests: dict[str, str], annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": "train",
+            "namespace": "ml",
+            "uid": "uid-train",
+            "annotations": annotations or {},
+        },
+        "spec": {"containers": [{"name": "main", "resources": {"requests": requests}}]},
+    }
+
+
+@pytest_asyncio.fixture
+async def client() -> AsyncIterator[TestClient]:
+    kube = InMemoryKube()
+    for name, spec in NODES.items():
+        kube.apply(Kind.COMPUTE_NODE, computenode(name, *spec))
+    extender = build_extender(ExtenderSettings(), kube)
+    client = TestClient(TestServer(create_app(extender)))
+    await client.start_server()
+    for _ in range(100):
+        if extender.state.synced:
+            break
+        await asyncio.sleep(0.01)
+    yield client
+    await client.close()
+
+
+async def _filter(client: TestClient, body: dict[str, Any]) -> dict[str, Any]:
+    response = await client.post("/filter", json={"Pod": body, "NodeNames": sorted(NODES)})
+    assert response.status == 200
+    result: dict[str, Any] = await response.json()
+    return result
+
+
+async def test_70gi_without_a_device_count_goes_only_where_one_device_holds_it(client):
+    result = await _filter(client, pod({"ai.compute/vram": "70Gi"}))
+    assert result["NodeNames"] == ["gpu-h100"]
+    failed = result["FailedNodes"]
+    assert set(failed) == {"gpu-a10", "npu-910b1"}
+    assert failed["npu-910b1"].startswith(f"Ascend-910B1: 70Gi {PER_DEVICE_RULE} and it holds 64Gi")
+    assert failed["gpu-a10"].startswith(f"A10: 70Gi {PER_DEVICE_RULE} and it holds 24Gi")
+    # Each reason names only the node's own model, and the way out.
+    assert "A10" not in failed["npu-910b1"]
+    assert "hcs.io/sharded" in failed["npu-910b1"]
+
+
+async def test_sharded_work_spreads_its_vram_over_devices(client):
+    result = await _filter(client, pod({"ai.compute/vram": "70Gi"}, {"hcs.io/sharded": "true"}))
+    assert result["NodeNames"] == ["gpu-a10", "gpu-h100", "npu-910b1"]  # 4x24, 2x64 or 1x80
+
+
+async def test_a_device_count_spreads_the_vram_over_that_many(client):
+    result = await _filter(client, pod({"ai.compute/vram": "70Gi", "ai.compute/devices": "2"}))
+    assert result["NodeNames"] == ["gpu-h100", "npu-910b1"]  # 35Gi each; an A10 holds 24Gi
+    assert "gpu-a10" in result["FailedNodes"]
