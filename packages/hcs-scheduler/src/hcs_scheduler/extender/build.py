@@ -47,7 +47,7 @@ def build_extender(
     def leading() -> bool:
         return leader is None or leader.is_leader
 
-    decider = Decider(state, exchange, settings.policy)
+    decider = Decider(state, exchange, settings.policy, quota_ttl=settings.assume_ttl)
     return Extender(
         state=state,
         decider=decider,

@@ -90,7 +90,12 @@ class Decider:
     """Answers over one ClusterState with one policy (rebuilt as the workload mix drifts)."""
 
     def __init__(
-        self, state: ClusterState, exchange: Exchange, policy: str = "default", seed: int = 0
+        self,
+        state: ClusterState,
+        exchange: Exchange,
+        policy: str = "default",
+        seed: int = 0,
+        quota_ttl: float = 30.0,
     ) -> None:
         self.state = state
         self.exchange = exchange
@@ -104,7 +109,7 @@ class Decider:
         self._explained: Recent[tuple[PodRequest, int], dict[int, str]] = Recent(FIT_CACHE)
         self._encoder: tuple[int, HostPriorityEncoder] | None = None
         self._names = NameRows(state)
-        self.quotas = QuotaBook(state, exchange)
+        self.quotas = QuotaBook(state, exchange, quota_ttl)
         _check_policy_name(policy)
 
     # -- the verbs
@@ -122,6 +127,8 @@ class Decider:
         fits = np.append(self._fit(asked).nodes, False)[rows]
         passed = list(itertools.compress(names, fits.tolist()))
         self._names.remember(passed, rows[fits])  # prioritize is sent this list
+        if passed:  # its bind is on the way: its quota share is taken now, not at bind
+            self.quotas.reserve(pod)
         failing = ~fits
         if not failing.any():
             return ExtenderFilterResult.of(passed)

@@ -38,7 +38,8 @@ class ExtenderSettings(BaseSettings):
     status_interval: float = Field(default=10.0, gt=0)
     """Seconds between writes of what is allocated into ComputeNode status.devices."""
     assume_ttl: float = Field(default=30.0, gt=0)
-    """Seconds a bind may take before its reserved devices are released."""
+    """Seconds a bind may take before its reserved devices are released; also how long a pod
+    that passed filter holds its ComputeQuota share without a bind."""
     api_concurrency: int = Field(default=32, ge=1, le=512)
     """Kubernetes API calls in flight at once (binds run side by side: kube-scheduler binds
     many pods concurrently)."""

@@ -5,7 +5,9 @@ the placement core decides over. What a pod holds comes from its `hcs.io/allocat
 annotation once the pod is bound (`spec.nodeName` set), so a fresh process rebuilds every
 allocation from the API alone. Between choosing devices and the Binding landing, the bind flow
 holds an *assumption*: in memory only, with an expiry, so a bind that hangs or a process that
-dies never leaks devices.
+dies never leaks devices. A pod that passes filter under a ComputeQuota holds a *quota
+reservation* the same way (same expiry, released with its assumption), so a second pod of the
+namespace filtered before the first one's bind arrives sees the first one's share.
 
 Node changes rebuild the snapshot (lazily, at the next read); pod changes apply or release
 their allocation in place. Everything is synchronous and single-threaded: the aiohttp loop calls
@@ -46,6 +48,13 @@ class PodRecord:
     """The allocation it holds: set once the pod is bound to the allocation's node."""
     annotated: PodAllocation | None
     """The allocation its annotation records, bound or not (a bind in flight shows this)."""
+
+
+@dataclass
+class _QuotaHold:
+    record: PodRecord
+    expires: float
+    """Monotonic deadline; refreshed when the pod passes filter again."""
 
 
 @dataclass
@@ -112,7 +121,9 @@ class ClusterState:
         self.quotas: dict[tuple[str, str], ComputeQuota] = {}
         self._held: dict[str, _Held] = {}
         self._deadlines: list[tuple[float, str]] = []
-        """Heap of (expiry, uid) of assumptions; entries of confirmed ones are skipped."""
+        """Heap of (expiry, uid) of assumptions and quota reservations; an entry whose holder
+        was confirmed, refreshed or released is skipped."""
+        self._quota_holds: dict[str, _QuotaHold] = {}
         self._cluster: Cluster | None = None
         self._index = Rows()
         self.version = 0
@@ -146,7 +157,7 @@ class ClusterState:
         uid = str(metadata.get("uid") or "")
         if not uid:
             return
-        record = _record(pod, uid)
+        record = pod_record(pod, uid)
         if record is None:
             self.delete_pod(uid)
             return
@@ -186,10 +197,26 @@ class ClusterState:
             held.expires = None
 
     def forget(self, uid: str) -> None:
-        """Drop an assumption (the bind failed and was rolled back)."""
+        """Drop an assumption and its quota reservation (the bind failed and was rolled back)."""
         held = self._held.get(uid)
         if held is not None and held.expires is not None:
             self._release(uid)
+        self._drop_quota_hold(uid)
+
+    def reserve_quota(self, record: PodRecord, ttl: float) -> None:
+        """Count `record` against its namespace's quotas until it binds, its bind fails, it is
+        gone, or `ttl` seconds pass (filter passed it; its bind is on the way)."""
+        expires = self.clock() + ttl
+        if record.uid not in self._quota_holds:
+            self.generation += 1
+        self._quota_holds[record.uid] = _QuotaHold(record, expires)
+        heapq.heappush(self._deadlines, (expires, record.uid))
+
+    def quota_reserved(self) -> Iterator[PodRecord]:
+        """Pods holding a quota reservation (expired ones dropped first)."""
+        self._expire()
+        for hold in self._quota_holds.values():
+            yield hold.record
 
     def holds(self, uid: str) -> PodAllocation | None:
         held = self._held.get(uid)
@@ -224,7 +251,7 @@ class ClusterState:
         if previous is not None and previous.allocation == allocation:
             previous.expires = None if expires is None else previous.expires
             return
-        self._release(uid)
+        self._release(uid, keep_quota=True)  # its quota share stays counted meanwhile
         self.generation += 1
         self._changed_nodes.add(allocation.node)
         held = _Held(allocation, None, expires)
@@ -232,7 +259,13 @@ class ClusterState:
         if self._cluster is not None:
             held.applied = self._apply(uid, allocation)
 
-    def _release(self, uid: str) -> None:
+    def _drop_quota_hold(self, uid: str) -> None:
+        if self._quota_holds.pop(uid, None) is not None:
+            self.generation += 1
+
+    def _release(self, uid: str, keep_quota: bool = False) -> None:
+        if not keep_quota:
+            self._drop_quota_hold(uid)
         held = self._held.pop(uid, None)
         if held is not None:
             self.generation += 1
@@ -245,6 +278,9 @@ class ClusterState:
         now = self.clock()
         while self._deadlines and self._deadlines[0][0] <= now:
             _, uid = heapq.heappop(self._deadlines)
+            hold = self._quota_holds.get(uid)
+            if hold is not None and hold.expires <= now:
+                self._drop_quota_hold(uid)
             held = self._held.get(uid)
             if held is not None and held.expires is not None and held.expires <= now:
                 log.info("assumption for pod uid %s expired; its devices are free again", uid)
@@ -292,7 +328,7 @@ def to_cluster_allocation(
     return Allocation(node, devices, allocation.share, allocation.vram)
 
 
-def _record(pod: dict[str, Any], uid: str) -> PodRecord | None:
+def pod_record(pod: dict[str, Any], uid: str) -> PodRecord | None:
     """The cache's view of a pod, or None if it asks for nothing or holds nothing any more."""
     metadata = pod.get("metadata") or {}
     spec = pod.get("spec") or {}
