@@ -1,7 +1,7 @@
 """What the validating webhook refuses, each with a message a user can act on: pure, no I/O.
 
-- decision annotations (`hcs.io/node`, `hcs.io/devices.<c>`, ...) set or changed by anyone but
-  HCS's own service accounts (and by nobody at CREATE: no pod is born with a decision);
+- decision annotations (`hcs.io/node`, `hcs.io/devices.<c>`, ...) set, changed or removed, at
+  CREATE or UPDATE, by anyone but HCS's own service accounts (the AdmissionReview's userInfo);
 - `ai.compute/*` requests hcs_api cannot read (quantities, limits vs requests, preferences);
 - requests no profiled model of a vendor HCS runs can ever serve on one node.
 Quota is in quota.py (it needs the namespace's pods).
@@ -36,6 +36,8 @@ def annotations_of(obj: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def check_decisions(request: AdmissionRequest, settings: WebhookSettings) -> None:
     """Refuse decision annotations not written by HCS."""
+    if request.user_info.username in settings.hcs_service_accounts:
+        return
     new = {k: v for k, v in annotations_of(request.object).items() if is_decision_annotation(k)}
     if request.operation is Operation.CREATE:
         if new:
@@ -45,7 +47,7 @@ def check_decisions(request: AdmissionRequest, settings: WebhookSettings) -> Non
             )
         return
     old = {k: v for k, v in annotations_of(request.old_object).items() if is_decision_annotation(k)}
-    if new == old or request.user_info.username in settings.hcs_service_accounts:
+    if new == old:
         return
     changed = sorted(k for k in set(new) | set(old) if new.get(k) != old.get(k))
     raise Denied(
