@@ -133,6 +133,32 @@ def test_forged_decision_annotation_is_refused_with_the_webhooks_message(
     assert kept.metadata.annotations["hcs.io/node"] == "gpu-01"
 
 
+def test_a_pod_cannot_switch_off_its_slice_nor_debug_its_way_around_it(
+    api, webhook, kube_namespace
+):
+    wait_for(lambda: _mutated(api, kube_namespace), 30, "the webhook registration to take effect")
+    escaping = pod("escaping", {"ai.compute/vram": "8Gi"})
+    escaping["spec"]["containers"][0]["env"] = [{"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"}]
+    with pytest.raises(ApiException) as refused:
+        api.core.create_namespaced_pod(kube_namespace, escaping)
+    assert refused.value.status == 403
+    assert "container 'main': env NVIDIA_VISIBLE_DEVICES is set by HCS" in refused.value.body
+
+    # kubectl debug adds an ephemeral container through the subresource: judged the same way.
+    api.core.create_namespaced_pod(kube_namespace, pod("debugged", {"ai.compute/vram": "8Gi"}))
+    debug = {"name": "debug", "image": "busybox", "env": [{"name": "LD_PRELOAD", "value": ""}]}
+    with pytest.raises(ApiException) as refused:
+        api.core.patch_namespaced_pod_ephemeralcontainers(
+            "debugged", kube_namespace, {"spec": {"ephemeralContainers": [debug]}}
+        )
+    assert refused.value.status == 403
+    assert "ephemeral container 'debug': env LD_PRELOAD" in refused.value.body
+    debug["env"] = []
+    api.core.patch_namespaced_pod_ephemeralcontainers(
+        "debugged", kube_namespace, {"spec": {"ephemeralContainers": [debug]}}
+    )
+
+
 def test_webhook_down_follows_the_failure_policy(api, webhook, kube_namespace):
     wait_for(lambda: _mutated(api, kube_namespace), 30, "the webhook registration to take effect")
     webhook.stop()

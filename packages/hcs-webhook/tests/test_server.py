@@ -152,9 +152,20 @@ async def test_a_half_written_certificate_keeps_the_old_one(served, tmp_path):
     assert served.tls.reloads == 0
 
 
+async def test_recorded_ascend_review_setting_its_own_devices_is_refused(served, kit):
+    review = kit.recorded("create-pod-ascend-rebind.json")  # sets ASCEND_VISIBLE_DEVICES=0,1
+    for path in ("/mutate", "/validate"):
+        status, answer = await served.post(path, review)
+        assert (status, answer["response"]["allowed"]) == (200, False)
+        message = answer["response"]["status"]["message"]
+        assert "container 'finetune': env ASCEND_VISIBLE_DEVICES is set by HCS" in message
+
+
 async def test_recorded_ascend_review_is_bound_early_and_rebound(served, kit):
     served.planner.answer = lambda pod: PlanResult(vendor="ascend", model="Ascend-910B3")
     review = kit.recorded("create-pod-ascend-rebind.json")
+    finetune = review["request"]["object"]["spec"]["containers"][0]
+    finetune["env"] = [{"name": "EPOCHS", "value": "2"}]  # not its own devices (refused above)
     status, answer = await served.post("/mutate", review)
     assert status == 200
     pod = kit.apply_patch(review["request"]["object"], decoded_patch(answer))
@@ -166,10 +177,16 @@ async def test_recorded_ascend_review_is_bound_early_and_rebound(served, kit):
     names = [c["name"] for c in pod["spec"]["initContainers"]]
     assert names == ["hcs-code-finetune", "fetch-weights"]
     env = kit.env_of(pod, "finetune")
-    assert env["ASCEND_VISIBLE_DEVICES"] == "0,1", "the user's explicit value wins"
+    assert env["ASCEND_VISIBLE_DEVICES"]["fieldRef"]["fieldPath"] == (
+        "metadata.annotations['hcs.io/devices.finetune']"
+    )
+    assert env["EPOCHS"] == "2"
     assert "NVIDIA_VISIBLE_DEVICES" not in env
-    assert any("ASCEND_VISIBLE_DEVICES kept" in w for w in answer["response"]["warnings"])
     assert served.planner.asked == [review["request"]["object"]]
+    status, answer = await served.post(
+        "/validate", {**review, "request": {**review["request"], "object": pod}}
+    )
+    assert (status, answer["response"]["allowed"]) == (200, True), "HCS's own env passes"
     # The API server sends the patched pod again (reinvocation): nothing more to do.
     review["request"]["object"] = pod
     status, answer = await served.post("/mutate", review)

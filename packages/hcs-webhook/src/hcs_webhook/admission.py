@@ -16,6 +16,7 @@ from hcs_api.names import Vendor
 from hcs_exchange import Demand, Exchange
 from hcs_webhook._early import bound_vendor
 from hcs_webhook.errors import BadReviewError, ClusterReadError, PlanError
+from hcs_webhook.isolation import explain, isolation_problems
 from hcs_webhook.mutation import Binding, mutate
 from hcs_webhook.ports import ClusterReads, Planner
 from hcs_webhook.quota import check_quota
@@ -25,6 +26,9 @@ from hcs_webhook.topology import vendors_without_p2p
 from hcs_webhook.validation import Denied, check_decisions, check_satisfiable, read_request
 
 log = logging.getLogger(__name__)
+
+EPHEMERAL = "ephemeralcontainers"
+"""The pod subresource `kubectl debug` writes ephemeral containers through."""
 
 
 @dataclass(frozen=True)
@@ -61,12 +65,15 @@ class Admission:
         try:
             check_decisions(request, self.settings)
             if request.operation is not Operation.CREATE:
-                # Resources are fixed at CREATE; an UPDATE (the extender's bind annotations
-                # among them) is judged only on the decision annotations.
+                # Resources are fixed at CREATE; an UPDATE is judged on the decision
+                # annotations, and an added ephemeral container on its isolation too.
+                if request.sub_resource == EPHEMERAL and not read_request(pod).is_empty():
+                    self._check_isolation(request, pod)
                 return allow(request.uid)
             pod_request = read_request(pod)
             if pod_request.is_empty():
                 return allow(request.uid)
+            self._check_isolation(request, pod)
             unservable = self._unservable(pod_request.effective, pod_request.preferences)
             if unservable is not None:
                 raise Denied(unservable)
@@ -84,6 +91,7 @@ class Admission:
             pod_request = read_request(pod)
             if pod_request.is_empty():
                 return allow(request.uid)
+            self._check_isolation(request, pod)
             binding = await self._binding(pod, pod_request)
         except Denied as denied:
             return deny(request.uid, str(denied), denied.code)
@@ -91,6 +99,12 @@ class Admission:
         for warning in mutation.warnings:
             log.info("pod %s/%s: %s", request.namespace, _name(pod), warning)
         return allow(request.uid, mutation.patch, mutation.warnings)
+
+    def _check_isolation(self, request: AdmissionRequest, pod: dict[str, Any]) -> None:
+        namespace = request.namespace or (pod.get("metadata") or {}).get("namespace") or ""
+        problems = isolation_problems(pod, self.settings, str(namespace))
+        if problems:
+            raise Denied(explain(problems))
 
     async def _check_quota(
         self, request: AdmissionRequest, pod: dict[str, Any], pod_request: PodRequest

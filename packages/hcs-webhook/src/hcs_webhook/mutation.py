@@ -20,6 +20,8 @@ from hcs_webhook.settings import WebhookSettings
 
 RUNTIME_VOLUME = "hcs-runtime"
 DEFAULT_SCHEDULER = "default-scheduler"
+QUOTA_VARIABLE = "HCS_VRAM_QUOTA"
+"""The interceptor's VRAM quota variable (native/interceptor)."""
 
 
 @dataclass(frozen=True)
@@ -82,8 +84,10 @@ def desired_env(
         visible = [n for v in Vendor for n in settings.runtime(v).visible_devices_env or ()]
     else:
         visible = list(settings.runtime(binding.vendor).visible_devices_env or ())
-    env = [_from_annotation(name, devices_annotation(container)) for name in dict.fromkeys(visible)]
-    env.append(_from_annotation("HCS_VRAM_QUOTA", vram_quota_annotation(container)))
+    env = [
+        env_from_annotation(name, devices_annotation(container)) for name in dict.fromkeys(visible)
+    ]
+    env.append(env_from_annotation(QUOTA_VARIABLE, vram_quota_annotation(container)))
     env.append({"name": "LD_PRELOAD", "value": settings.interceptor_path})
     libraries = [settings.runtime_library_path]
     extra: dict[str, str] = {}
@@ -97,7 +101,7 @@ def desired_env(
     return env
 
 
-def _from_annotation(name: str, annotation: str) -> dict[str, Any]:
+def env_from_annotation(name: str, annotation: str) -> dict[str, Any]:
     # The downward API resolves this when the kubelet starts the container, after the extender
     # wrote the allocation annotations at bind: the value is the node's, not admission's.
     path = f"metadata.annotations['{annotation}']"
@@ -155,7 +159,7 @@ def _env(
         theirs = existing.get(entry["name"])
         if theirs is None:
             missing.append(entry)
-        elif _normal(theirs) != _normal(entry):
+        elif normal_env(theirs) != normal_env(entry):
             warnings.append(
                 f"container {container['name']!r}: env {entry['name']} kept as set in the pod; "
                 "HCS would have set it for the device allocation"
@@ -163,7 +167,7 @@ def _env(
     return add_to_list(dict(container), "env", tokens, missing)
 
 
-def _normal(entry: Mapping[str, Any]) -> Any:
+def normal_env(entry: Mapping[str, Any]) -> Any:
     """An env entry with the API server's defaults applied, for comparison."""
     value_from = entry.get("valueFrom")
     if isinstance(value_from, dict) and isinstance(value_from.get("fieldRef"), dict):

@@ -67,8 +67,10 @@ class AdmissionRequest(_Wire):
     options: dict[str, Any] | None = None
 
     def is_pod(self) -> bool:
-        return (self.resource.group, self.resource.resource) == ("", "pods") and not (
-            self.sub_resource
+        """A pod itself, or its ephemeralcontainers subresource (`kubectl debug`: the object is
+        the whole pod with the containers added)."""
+        return (self.resource.group, self.resource.resource) == ("", "pods") and (
+            self.sub_resource in ("", "ephemeralcontainers")
         )
 
 

@@ -155,6 +155,9 @@ class WebhookSettings(BaseSettings):
     """Largest AdmissionReview accepted; bigger ones get 400."""
     enforce_quota: bool = True
     """Deny pods that would take their namespace over a ComputeQuota."""
+    trusted_namespaces: list[str] = Field(default_factory=list)
+    """Namespaces whose HCS pods may set HCS's variables, mount over its paths, run privileged
+    or mount device nodes (closed by default: every other namespace is refused)."""
     kubeconfig: Path | None = None
     """Kubeconfig for the API reads; unset: the in-cluster service account."""
     vendors: VendorTable = Field(default_factory=VendorTable)
