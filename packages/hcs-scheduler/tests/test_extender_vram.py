@@ -102,3 +102,21 @@ async def test_a_device_count_spreads_the_vram_over_that_many(client):
     result = await _filter(client, pod({"ai.compute/vram": "70Gi", "ai.compute/devices": "2"}))
     assert result["NodeNames"] == ["gpu-h100", "npu-910b1"]  # 35Gi each; an A10 holds 24Gi
     assert "gpu-a10" in result["FailedNodes"]
+
+
+async def test_a_node_fails_for_its_own_models_only_and_each_name_once(client):
+    # Pinned to Cambricon, which this cluster lacks: every node is unresolvable, each saying
+    # why its own model is out, not listing the whole catalog.
+    pinned = pod({"ai.compute/vram": "8Gi"}, {"hcs.io/vendors": "cambricon"})
+    body = {"Pod": pinned, "NodeNames": ["gpu-a10", "npu-910b1", "gpu-a10", "nowhere"]}
+    result = await (await client.post("/filter", json=body)).json()
+    assert result["NodeNames"] == []
+    reasons = result["FailedAndUnresolvableNodes"]
+    assert list(reasons) == ["gpu-a10", "npu-910b1", "nowhere"]
+    assert reasons["gpu-a10"] == "A10: vendor nvidia excluded by the pod's preferences"
+    assert reasons["npu-910b1"] == "Ascend-910B1: vendor ascend excluded by the pod's preferences"
+    assert reasons["nowhere"].startswith("no ComputeNode for this node")
+    fits = {"Pod": pod({"ai.compute/vram": "8Gi"}), "NodeNames": ["gpu-h100", "gpu-h100"]}
+    assert (await (await client.post("/filter", json=fits)).json())["NodeNames"] == ["gpu-h100"]
+    scores = await (await client.post("/prioritize", json=fits)).json()
+    assert [s["Host"] for s in scores] == ["gpu-h100"]

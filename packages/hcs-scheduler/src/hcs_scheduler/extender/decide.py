@@ -62,6 +62,15 @@ class Unschedulable(HcsApiError):
     """The pod cannot be placed as asked; the message says why, for the user."""
 
 
+class NoModelServes(Unschedulable):
+    """No device model of the cluster can serve the pod at all: every node fails, each for the
+    reason of its own models (`asked` lets filter say which)."""
+
+    def __init__(self, message: str, asked: Asked) -> None:
+        super().__init__(message)
+        self.asked = asked
+
+
 @dataclass(frozen=True)
 class Asked:
     """A pod's request, read and resolved against the current snapshot."""
@@ -114,14 +123,19 @@ class Decider:
 
     # -- the verbs
     def filter(self, pod: dict[str, Any], names: list[str]) -> ExtenderFilterResult:
+        names = list(dict.fromkeys(names))  # a name sent twice is answered once
         try:
             asked = self.ask(pod)
+        except NoModelServes as error:
+            rows = self._rows(names)
+            every = np.ones(len(names), dtype=bool)
+            failed, unknown = self._explain_failures(error.asked, names, rows, every)
+            return ExtenderFilterResult.of([], unresolvable={**failed, **unknown})
         except Unschedulable as error:
             return ExtenderFilterResult.of([], unresolvable=dict.fromkeys(names, str(error)))
         if asked is None:
-            return ExtenderFilterResult.of(list(names))
+            return ExtenderFilterResult.of(names)
         self._remember(asked.pod)
-        cluster, request = asked.cluster, asked.placement
         rows = self._rows(names)
         # One extra row stands for names without a ComputeNode (row -1): never fits.
         fits = np.append(self._fit(asked).nodes, False)[rows]
@@ -129,9 +143,16 @@ class Decider:
         self._names.remember(passed, rows[fits])  # prioritize is sent this list
         if passed:  # its bind is on the way: its quota share is taken now, not at bind
             self.quotas.reserve(pod)
-        failing = ~fits
-        if not failing.any():
+        if fits.all():
             return ExtenderFilterResult.of(passed)
+        failed, unresolvable = self._explain_failures(asked, names, rows, ~fits)
+        return ExtenderFilterResult.of(passed, failed, unresolvable)
+
+    def _explain_failures(
+        self, asked: Asked, names: list[str], rows: np.ndarray, failing: np.ndarray
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """(reason per failing node with a ComputeNode, reason per name without one)."""
+        cluster, request = asked.cluster, asked.placement
         failed_names = list(itertools.compress(names, failing.tolist()))
         failed_rows = rows[failing]
         known = failed_rows >= 0
@@ -147,10 +168,11 @@ class Decider:
                 reasons[state] = explain(cluster, request, row)
         explained = map(reasons.__getitem__, states.tolist())
         failed = dict(zip(itertools.compress(failed_names, known.tolist()), explained, strict=True))
-        return ExtenderFilterResult.of(passed, failed, unresolvable)
+        return failed, unresolvable
 
     def prioritize(self, pod: dict[str, Any], names: list[str]) -> Priorities:
-        """A 0-10 score per name (0 for a name that cannot take the pod)."""
+        """A 0-10 score per name (0 for a name that cannot take the pod), each name once."""
+        names = list(dict.fromkeys(names))
         rows = self._rows(names)
         try:
             asked = self.ask(pod)
@@ -232,8 +254,9 @@ class Decider:
         name = str((pod.get("metadata") or {}).get("name") or "pod")
         resolved = self._resolve(name, request, cluster)
         if not resolved.allowed.any():
-            raise Unschedulable(
-                "; ".join(resolved.reasons) or "no device model in the cluster can serve it"
+            raise NoModelServes(
+                "; ".join(resolved.reasons) or "no device model in the cluster can serve it",
+                Asked(request, resolved, cluster),
             )
         return Asked(request, resolved, cluster)
 
