@@ -58,10 +58,9 @@ def pod(requests: dict[str, str], annotations: dict[str, str] | None = None) -> 
     }
 
 
-@pytest_asyncio.fixture
-async def client() -> AsyncIterator[TestClient]:
+async def serving(nodes: dict[str, tuple[str, str, int, str]]) -> TestClient:
     kube = InMemoryKube()
-    for name, spec in NODES.items():
+    for name, spec in nodes.items():
         kube.apply(Kind.COMPUTE_NODE, computenode(name, *spec))
     extender = build_extender(ExtenderSettings(), kube)
     client = TestClient(TestServer(create_app(extender)))
@@ -70,6 +69,12 @@ async def client() -> AsyncIterator[TestClient]:
         if extender.state.synced:
             break
         await asyncio.sleep(0.01)
+    return client
+
+
+@pytest_asyncio.fixture
+async def client() -> AsyncIterator[TestClient]:
+    client = await serving(NODES)
     yield client
     await client.close()
 
@@ -120,3 +125,18 @@ async def test_a_node_fails_for_its_own_models_only_and_each_name_once(client):
     assert (await (await client.post("/filter", json=fits)).json())["NodeNames"] == ["gpu-h100"]
     scores = await (await client.post("/prioritize", json=fits)).json()
     assert [s["Host"] for s in scores] == ["gpu-h100"]
+
+
+async def test_a_model_without_a_published_vram_is_placed_on_the_measured_one() -> None:
+    # The bundled Hygon Z100 profile has no VRAM; the agent measured 32Gi per device.
+    client = await serving({"dcu-z100": ("Hygon-Z100", "hygon", 4, "32Gi")})
+    try:
+        fits = pod({"ai.compute/vram": "16Gi"}, {"hcs.io/vendors": "hygon"})
+        body = {"Pod": fits, "NodeNames": ["dcu-z100"]}
+        assert (await (await client.post("/filter", json=body)).json())["NodeNames"] == ["dcu-z100"]
+        body = {"Pod": pod({"ai.compute/vram": "48Gi"}), "NodeNames": ["dcu-z100"]}
+        result = await (await client.post("/filter", json=body)).json()
+        reason = result["FailedAndUnresolvableNodes"]["dcu-z100"]
+        assert reason.startswith(f"Hygon-Z100: 48Gi {PER_DEVICE_RULE} and it holds 32Gi")
+    finally:
+        await client.close()

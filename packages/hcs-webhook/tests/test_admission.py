@@ -10,7 +10,7 @@ from hcs_api.v1alpha1 import ComputeNode, ComputeQuota
 from hcs_webhook.admission import Admission, Deps
 from hcs_webhook.errors import ClusterReadError, PlanError
 from hcs_webhook.ports import FakePlanner, InMemoryCluster
-from hcs_webhook.review import AdmissionReview
+from hcs_webhook.review import AdmissionRequest, AdmissionReview
 
 
 def planned(vendor=None, error=None, model=None):
@@ -164,3 +164,43 @@ async def test_update_by_the_extender_is_not_judged_on_resources(kit, settings, 
         AdmissionReview.model_validate(review).request
     )
     assert response.allowed
+
+
+@pytest.mark.asyncio
+async def test_a_model_without_a_published_vram_is_admitted_where_nodes_report_it(
+    kit, settings, exchange
+):
+    # The bundled Hygon-Z100 profile has no VRAM: refused on the profiles alone, admitted once
+    # an agent reports Z100 devices of 32Gi, refused again above what any of them holds.
+    pinned = {"hcs.io/models": "Hygon-Z100"}
+    small = kit.review(kit.pod(kit.container("train", vram="16Gi"), annotations=pinned))
+    large = kit.review(kit.pod(kit.container("train", vram="40Gi"), annotations=pinned))
+    bare = Admission(
+        settings,
+        Deps(InMemoryCluster(), FakePlanner(lambda pod: PlanResult(error="unused")), exchange),
+    )
+    assert not (await bare.validate(AdmissionRequest.model_validate(small["request"]))).allowed
+    z100 = {
+        "metadata": {"name": "dcu-1"},
+        "spec": {
+            "nodeName": "dcu-1",
+            "vendors": ["hygon"],
+            "devices": [
+                {
+                    "id": "hygon-0",
+                    "uuid": "z-0",
+                    "vendor": "hygon",
+                    "model": "Hygon-Z100",
+                    "vram": "32Gi",
+                }
+            ],
+        },
+    }
+    cluster = InMemoryCluster(nodes=[ComputeNode.model_validate(z100)])
+    reported = Admission(
+        settings, Deps(cluster, FakePlanner(lambda pod: PlanResult(error="unused")), exchange)
+    )
+    assert (await reported.validate(AdmissionRequest.model_validate(small["request"]))).allowed
+    refused = await reported.validate(AdmissionRequest.model_validate(large["request"]))
+    assert not refused.allowed
+    assert "holds 32Gi" in refused.status.message

@@ -12,11 +12,13 @@ from hcs_exchange.errors import ExchangeError, ProfileFileError, UnknownModelErr
 from hcs_exchange.exchange import Demand, Exchange, Fit, RateOverride, Workload
 from hcs_exchange.profiles import REFERENCE_MODEL, Figure, Precision, Profile, ProfileDatabase
 from hcs_exchange.quota import QuotaUsage, quota_excess
+from hcs_exchange.reported import REPORTED_SOURCE, fill_from_reports, lacking
 
 __version__ = "0.2.1"
 
 __all__ = [
     "REFERENCE_MODEL",
+    "REPORTED_SOURCE",
     "CalibrationRecord",
     "Demand",
     "Exchange",
@@ -34,6 +36,8 @@ __all__ = [
     "__version__",
     "apply_calibration",
     "apply_overrides",
+    "fill_from_reports",
+    "lacking",
     "load_database",
     "measure",
     "quota_excess",

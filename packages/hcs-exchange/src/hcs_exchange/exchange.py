@@ -118,9 +118,15 @@ class Exchange:
     def __init__(self, database: ProfileDatabase, overrides: Iterable[RateOverride] = ()) -> None:
         self.database = database
         self.reference = database.get(REFERENCE_MODEL)
+        self._override_list = tuple(overrides)
         self._overrides = {
-            (database.get(o.model).model, o.precision, o.workload): o.rate for o in overrides
+            (database.get(o.model).model, o.precision, o.workload): o.rate
+            for o in self._override_list
         }
+
+    def over(self, database: ProfileDatabase) -> Exchange:
+        """The same operator rate overrides over `database` (this one's, figures filled)."""
+        return self if database is self.database else Exchange(database, self._override_list)
 
     def rate(
         self, model: str, precision: Precision, workload: Workload = Workload.COMPUTE

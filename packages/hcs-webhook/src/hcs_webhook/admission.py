@@ -13,7 +13,7 @@ from typing import Any
 
 from hcs_api import ComputeRequest, PodRequest, Preferences
 from hcs_api.names import Vendor
-from hcs_exchange import Demand, Exchange
+from hcs_exchange import Demand, Exchange, fill_from_reports, lacking
 from hcs_webhook._early import bound_vendor
 from hcs_webhook.errors import BadReviewError, ClusterReadError, PlanError
 from hcs_webhook.isolation import explain, isolation_problems
@@ -76,7 +76,7 @@ class Admission:
             self._check_isolation(request, pod)
             unservable = self._unservable(pod_request.effective, pod_request.preferences)
             if unservable is not None:
-                raise Denied(unservable)
+                await self._refuse_unless_nodes_serve(pod_request, unservable)
             if self.settings.enforce_quota:
                 await self._check_quota(request, pod, pod_request)
         except Denied as denied:
@@ -99,6 +99,23 @@ class Admission:
         for warning in mutation.warnings:
             log.info("pod %s/%s: %s", request.namespace, _name(pod), warning)
         return allow(request.uid, mutation.patch, mutation.warnings)
+
+    async def _refuse_unless_nodes_serve(self, pod_request: PodRequest, why: str) -> None:
+        """Denied(`why`) unless a figure the profiles lack, filled from what the agents report
+        in the ComputeNodes (a model without a published VRAM), makes the pod servable: the
+        webhook refuses only what no profile and no node can serve."""
+        database = self.deps.exchange.database
+        if not lacking(database, [p.model for p in database.profiles]):
+            raise Denied(why)
+        try:
+            nodes = await self.deps.cluster.compute_nodes()
+        except ClusterReadError as error:
+            log.error("ComputeNodes unreadable for a profile without figures: %s", error)
+            raise Denied(
+                f"{why} (HCS could not read ComputeNodes now: {error}; retry)", 503
+            ) from None
+        filled = self.deps.exchange.over(fill_from_reports(database, nodes))
+        check_satisfiable(pod_request, filled, self.settings.max_devices_per_node)
 
     def _check_isolation(self, request: AdmissionRequest, pod: dict[str, Any]) -> None:
         namespace = request.namespace or (pod.get("metadata") or {}).get("namespace") or ""

@@ -25,7 +25,7 @@ from hcs_api import (
     read_pod_request,
 )
 from hcs_api.names import Vendor
-from hcs_exchange import Exchange
+from hcs_exchange import Exchange, fill_from_reports, lacking
 from hcs_scheduler.catalog import NAMES as POLICY_NAMES
 from hcs_scheduler.catalog import PolicyFactory
 from hcs_scheduler.cluster import Cluster
@@ -119,6 +119,7 @@ class Decider:
         self._encoder: tuple[int, HostPriorityEncoder] | None = None
         self._names = NameRows(state)
         self.quotas = QuotaBook(state, exchange, quota_ttl)
+        self._filled: tuple[int, Exchange] | None = None
         _check_policy_name(policy)
 
     # -- the verbs
@@ -282,11 +283,24 @@ class Decider:
         key = (request, self.state.version)
         resolved = self._resolved.get(key)
         if resolved is None:
+            exchange = self._exchange_for(cluster)
             resolved = request_from_pod(
-                name, request, cluster.models, cluster.vendors, self.exchange, max(cluster.slots, 1)
+                name, request, cluster.models, cluster.vendors, exchange, max(cluster.slots, 1)
             )
             self._resolved.put(key, resolved)
         return resolved
+
+    def _exchange_for(self, cluster: Cluster) -> Exchange:
+        """The exchange with the figures its profiles lack filled from the ComputeNodes
+        (hcs-agent's measured VRAM of a model without a published one), once per snapshot."""
+        version = self.state.version
+        if self._filled is None or self._filled[0] != version:
+            exchange = self.exchange
+            if lacking(exchange.database, cluster.models):
+                nodes = self.state.nodes.values()
+                exchange = exchange.over(fill_from_reports(exchange.database, nodes))
+            self._filled = (version, exchange)
+        return self._filled[1]
 
     def _fit(self, asked: Asked) -> DeviceFit:
         """The request's device fit over the current allocations: the one kept for its shape
