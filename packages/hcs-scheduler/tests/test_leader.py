@@ -324,6 +324,29 @@ async def test_a_cancelled_leader_releases_the_lease_and_a_standby_takes_over_at
     assert cluster.overlaps == []
 
 
+@pytest.mark.asyncio
+async def test_release_after_a_renewal_landed_unseen_still_gives_the_lease_up() -> None:
+    # A shutdown cancels the task awaiting a renewal whose PUT still lands: the version the
+    # leader holds is then stale. The release reads again and gives up what is still its own.
+    cluster = Cluster()
+    a = cluster.elector("a")
+    await a.step()
+    assert a.is_leader
+    landed = cluster.kube.stored_lease(NS, NAME)
+    await cluster.kube.replace_lease(NS, NAME, landed)  # the unseen renewal: a new version
+    await a.release()
+    assert cluster.spec()["holderIdentity"] == ""
+    # Someone else's lease is never released by it.
+    b = cluster.elector("b")
+    await cluster.clock.advance(2)
+    await b.step()
+    assert b.is_leader
+    a._lease, a.is_leader = cluster.kube.stored_lease(NS, NAME), True  # a stale belief
+    await cluster.kube.replace_lease(NS, NAME, cluster.kube.stored_lease(NS, NAME))
+    await a.release()
+    assert cluster.spec()["holderIdentity"] == "b"
+
+
 # -- settings
 
 

@@ -95,7 +95,9 @@ class KubernetesKube:
         """From `kubeconfig` if given; else the in-cluster service account when running in a
         pod; else the default kubeconfig ($KUBECONFIG or ~/.kube/config)."""
         configuration = k8s.Configuration()
-        configuration.connection_pool_maxsize = concurrency
+        # One connection per worker thread, plus the Lease's thread and one per watched kind
+        # (each watch holds a connection open): fewer, and bursts discard connections.
+        configuration.connection_pool_maxsize = concurrency + 1 + len(Kind)
         try:
             if kubeconfig is not None:
                 k8s_config.load_kube_config(  # type: ignore[no-untyped-call]

@@ -234,15 +234,29 @@ class LeaderElector:
         self._set(False, "")  # stop writing before the lease is given up
         if not was_leader or lease is None:
             return
-        body = lease | {"spec": released(dict(lease.get("spec") or {}), self.clock.now())}
         try:
             async with asyncio.timeout(self.config.renew_deadline):
-                self._lease = await self.kube.replace_lease(
-                    self.config.namespace, self.config.name, body
-                )
+                await self._give_up(lease)
             log.info("released lease %s", self._where())
         except (KubeError, TimeoutError) as error:
             log.warning("could not release lease %s: %s", self._where(), str(error) or "timed out")
+
+    async def _give_up(self, lease: JsonObject) -> None:
+        """Write `lease` released; on a 409, read it again and release it if still ours (a
+        renewal cancelled by the shutdown may have landed after we last read it)."""
+        for attempt in range(2):
+            body = lease | {"spec": released(dict(lease.get("spec") or {}), self.clock.now())}
+            try:
+                self._lease = await self.kube.replace_lease(
+                    self.config.namespace, self.config.name, body
+                )
+                return
+            except Conflict:
+                current = await self._read()
+                spec = (current or {}).get("spec") or {}
+                if attempt or current is None or spec.get("holderIdentity") != self.identity:
+                    raise
+                lease = current
 
     async def _read(self) -> JsonObject | None:
         try:
