@@ -26,6 +26,7 @@ from hcs_agent.detect.ascend import AscendDetector
 from hcs_agent.detect.cambricon import CambriconDetector
 from hcs_agent.detect.hygon import HygonDetector
 from hcs_agent.detect.nvidia import NvidiaDetector
+from hcs_agent.parse import npu_smi
 from hcs_agent.testing import FakeGpu, FakeNvml, recorded_h100
 from hcs_agent.topology import SysfsPci
 from hcs_exchange import load_database
@@ -83,8 +84,10 @@ def node(root: Path) -> Collector:
     ).read_text()
     for i in range(8):
         (kfd / str(i)).mkdir(parents=True)
-        (kfd / str(i) / "properties").write_text(
-            mi100.replace("location_id 8960", f"location_id {(0x30 + i) << 8}")
+        (kfd / str(i) / "properties").write_text(  # each its own bus and unique id, as on a node
+            mi100.replace("location_id 8960", f"location_id {(0x30 + i) << 8}").replace(
+                "unique_id 7809984429061111111", f"unique_id {7809984429061111111 + i}"
+            )
         )
     buses = [normalised(g) for g in gpus] + [f"0000:{0x30 + i:02x}:00.0" for i in range(8)]
     sysfs(root, buses)
@@ -92,7 +95,7 @@ def node(root: Path) -> Collector:
     return Collector(
         [
             NvidiaDetector(FakeNvml(gpus), numa_of=pci.numa_node),
-            AscendDetector(tool=tool(bin_dir, "npu-smi", NPU), numa_of=pci.numa_node),
+            AscendDetector(tool=tool(bin_dir, "npu-smi", npu_answers(root)), numa_of=pci.numa_node),
             # No Hygon KFD capture exists; the recorded MI100 node stands in (AMD's vendor id).
             HygonDetector(
                 root,
@@ -104,6 +107,20 @@ def node(root: Path) -> Collector:
         ],
         pci,
     )
+
+
+def npu_answers(root: Path) -> dict[str, str]:
+    """NPU's answers, `-t board` per NPU: the recorded board with the NPU's number appended to its
+    serial, since 8 NPUs on one node never share a serial (nor, then, a device uuid)."""
+    board = (FIXTURES / NPU["info -t board"]).read_text()
+    serial = npu_smi.parse_board(board).serial
+    assert serial is not None
+    answers = {k: v for k, v in NPU.items() if k != "info -t board"}
+    for i in range(8):
+        path = root / f"npu-smi-board-{i}.txt"
+        path.write_text(board.replace(serial, f"{serial}{i}"))
+        answers[f"info -t board -i {i}"] = str(path)  # absolute: FIXTURES / path is path
+    return answers
 
 
 def normalised(gpu: FakeGpu) -> str:
@@ -136,7 +153,7 @@ def main() -> None:
     detected = sum(len(d.devices) for d in first.detections)
     print(
         f"devices detected: {detected} (4 vendors x 8); tool processes per collection: 5; "
-        f"ComputeNode holds {len(built.node.spec.devices)} (device ids clash across vendors)"
+        f"ComputeNode holds {len(built.node.spec.devices)}"
     )
     print(f"first collection (asks npu-smi -t board and hy-smi -a once): {cold * 1000:.1f} ms")
     print(

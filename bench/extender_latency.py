@@ -70,7 +70,7 @@ def make_nodes(count: int) -> list[ComputeNode]:
     for n in range(count):
         model, vendor, vram = MODELS[n % len(MODELS)]
         name = f"node-{n:05d}"
-        ids = [str(i) for i in range(8)]
+        ids = [f"{vendor}-{i}" for i in range(8)]  # device ids are vendor-qualified
         devices = [
             {
                 "id": i,
@@ -316,18 +316,41 @@ def start(target: Any, *args: object) -> tuple[multiprocessing.Process, int]:
     return server, port
 
 
-def measure(port: int, names: list[str], args: argparse.Namespace, rates: list[float]) -> None:
+def measure(
+    port: int, names: list[str], args: argparse.Namespace, rates: list[float]
+) -> dict[str, Run]:
     """Every mode once, against the server on `port`; pods after the warm-up ones."""
     asyncio.run(load(port, names, 0, WARM_UP, 1))
     first = WARM_UP
+    runs: dict[str, Run] = {}
     for concurrency in (1, args.concurrency):
-        run = asyncio.run(load(port, names, first, args.requests, concurrency))
-        report(f"{concurrency} in flight (closed loop)", run)
+        label = f"{concurrency} in flight (closed loop)"
+        runs[label] = asyncio.run(load(port, names, first, args.requests, concurrency))
+        report(label, runs[label])
         first += args.requests
     for rate in rates:
-        run = asyncio.run(load(port, names, first, args.requests, args.concurrency, rate))
-        report(f"{args.concurrency} connections, {rate:g} pods/s offered", run)
+        label = f"{args.concurrency} connections, {rate:g} pods/s offered"
+        runs[label] = asyncio.run(load(port, names, first, args.requests, args.concurrency, rate))
+        report(label, runs[label])
         first += args.requests
+    return runs
+
+
+def p99_ms(run: Run) -> float:
+    ms = sorted(x * 1000 for x in run.pairs)
+    return ms[min(len(ms) - 1, int(len(ms) * 0.99))] if ms else float("nan")
+
+
+def compare(hcs: dict[str, Run], floor: dict[str, Run]) -> None:
+    """Each mode's filter + prioritize p99 beside the floor's of the same run, and the ratio:
+    the part of the latency that is HCS's deciding rather than the stack's carrying."""
+    print("filter + prioritize p99, HCS vs the transport floor (same load, same run):")
+    for label, run in hcs.items():
+        mine, base = p99_ms(run), p99_ms(floor[label])
+        print(
+            f"  {label:<40} HCS {mine:7.2f} ms  floor {base:7.2f} ms  "
+            f"ratio {mine / base:5.2f}  HCS minus floor {mine - base:7.2f} ms"
+        )
 
 
 def main() -> None:
@@ -357,7 +380,7 @@ def main() -> None:
         f"extender over HTTP: {args.nodes} nodes x 8 devices, {args.requests} pods per run, "
         "each filter + prioritize + bind"
     )
-    measure(port, names, args, rates)
+    runs = measure(port, names, args, rates)
     times = asyncio.run(server_times(port))
     print(
         "  server time per request (handler, from /metrics): "
@@ -367,9 +390,10 @@ def main() -> None:
     if not args.no_floor:
         server, port = start(serve_canned, server_cpu, args.nodes)
         print("transport floor: the same load against canned answers of the same sizes")
-        measure(port, names, args, rates)
+        floor = measure(port, names, args, rates)
         server.terminate()
-    print("budget (issue 5): filter + prioritize p99 under 10 ms")
+        compare(runs, floor)
+    print("budget: filter + prioritize p99 under 10 ms at 1 in flight and at 100 pods/s offered")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,23 @@ def test_crds_are_established_and_serve_the_shipped_examples(api, crds):
         api.custom.delete_cluster_custom_object(GROUP, VERSION, "computenodes", "crd-example-node")
 
 
+def test_a_node_with_bare_ids_from_an_older_agent_is_still_accepted(api, crds):
+    """Agents before hcs-api 0.3 write bare device ids ("0"): the API server keeps taking them
+    while agents are upgraded (the models read them as nvidia-0)."""
+    node = _example("computenode-h100.yaml")
+    node["metadata"]["name"] = "crd-legacy-node"
+    node.pop("status", None)
+    for device in node["spec"]["devices"]:
+        device["id"] = device["id"].removeprefix("nvidia-")
+        for link in device.get("links", []):
+            link["peers"] = [peer.removeprefix("nvidia-") for peer in link["peers"]]
+    created = api.custom.create_cluster_custom_object(GROUP, VERSION, "computenodes", node)
+    try:
+        assert [d["id"] for d in created["spec"]["devices"]][:2] == ["0", "1"]
+    finally:
+        api.custom.delete_cluster_custom_object(GROUP, VERSION, "computenodes", "crd-legacy-node")
+
+
 def test_status_is_a_subresource(api, crds):
     """A write to the main resource cannot change status (the agent and extender own it)."""
     node = _example("computenode-h100.yaml")

@@ -7,7 +7,7 @@ from hcs_envtest import wait_for
 from kubetest import h100, pod
 
 from hcs_api import read_allocation
-from hcs_api.names import Annotation
+from hcs_api.names import Annotation, vendor_index
 
 
 def _post(url, body):
@@ -48,9 +48,11 @@ def test_pods_are_bound_to_the_node_and_devices_hcs_chose(
     allocation = read_allocation(annotations)
     assert allocation is not None
     assert allocation.node == "sched-large"
-    assert sorted(allocation.device_ids()) == ["0", "1", "2", "3"]
+    assert sorted(allocation.device_ids()) == ["nvidia-0", "nvidia-1", "nvidia-2", "nvidia-3"]
     assert annotations[Annotation.NODE.value] == "sched-large"
-    assert annotations["hcs.io/devices.main"] == ",".join(allocation.containers[0].devices)
+    # NVIDIA_VISIBLE_DEVICES reads this: NVML's own indexes, not the qualified ids.
+    indexes = [vendor_index(d) for d in allocation.containers[0].devices]
+    assert annotations["hcs.io/devices.main"] == ",".join(indexes)
 
     # 40 GiB of one device fits on either node; after the four-device pod only sched-small has
     # a free device, so that is where it must go.

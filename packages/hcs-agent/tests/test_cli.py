@@ -34,8 +34,9 @@ def test_detect_table(inventory: Path) -> None:
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].split() == ["ID", "VENDOR", "MODEL", "VRAM", "HEALTH", "NUMA", "PCI", "LINKS"]
-    assert lines[1].split() == ["0", "nvidia", "H100-SXM5-80G", "80Gi", "100", "0", "-", "nvlink:1"]
-    assert "health 1: 30 (Xid 48)" in result.output
+    first = ["nvidia-0", "nvidia", "H100-SXM5-80G", "80Gi", "100", "0", "-", "nvlink:nvidia-1"]
+    assert lines[1].split() == first
+    assert "health nvidia-1: 30 (Xid 48)" in result.output
     assert "phase Degraded" in result.output
 
 
@@ -48,7 +49,7 @@ def test_detect_json(inventory: Path) -> None:
     node = data["computeNode"]
     assert (node["kind"], node["metadata"]["name"]) == ("ComputeNode", "gpu-1")
     assert node["spec"]["devices"][0]["links"][0]["bandwidth"] == "450G"  # 18 x 25 GB/s one way
-    assert data["health"]["1"] == {"score": 30, "reasons": ["Xid 48"]}
+    assert data["health"]["nvidia-1"] == {"score": 30, "reasons": ["Xid 48"]}
     assert data["detectors"] == [
         {"vendor": "inventory", "devices": 2, "absent": False, "error": None, "warnings": []}
     ]

@@ -47,14 +47,12 @@ def test_healthz_and_metrics(tmp_path: Path) -> None:
     assert (before, after) == (503, 200)
     assert health["phase"] == "Degraded"
     assert health["report"] == "ok"
-    npu = '{device="%s",model="Ascend-910B3",uuid="NPU-%s",vendor="ascend"}'
+    npu = '{device="ascend-%s",model="Ascend-910B3",uuid="NPU-%s",vendor="ascend"}'
     assert f"hcs_agent_device_health_score{npu % (1, 1)} 40.0" in metrics
     assert f"hcs_agent_device_temperature_celsius{npu % (0, 0)} 52.0" in metrics
     assert "hcs_agent_collection_duration_seconds_count 1.0" in metrics
     assert 'hcs_agent_detector_up{vendor="inventory"} 1.0' in metrics
-    vram = (
-        'hcs_agent_device_vram_bytes{device="0",model="Ascend-910B3",uuid="NPU-0",vendor="ascend"}'
-    )
+    vram = "hcs_agent_device_vram_bytes" + npu % (0, 0)
     assert f"{vram} 6.8719476736e+10" in metrics  # 64Gi: the profile's, npu-smi was not asked
     assert kube.compute_nodes["npu-9"]["status"]["allocatable"]["devices"] == 1
 

@@ -122,12 +122,12 @@ def test_links_merge_vendor_links_and_pcie_scopes(
     inventory.write_text(INVENTORY)
     collection = Collector([InventoryDetector(inventory)], SysfsPci(tmp_path)).collect()
     spec = build("node-a", collection, load_database()).node.spec
-    links = {(link.type, link.pcie_scope): link for link in spec.device("0").links}
+    links = {(link.type, link.pcie_scope): link for link in spec.device("nvidia-0").links}
     switch_link = links[(LinkType.PCIE, PcieScope.SWITCH)]
-    assert switch_link.peers == ["1"]
+    assert switch_link.peers == ["nvidia-1"]
     assert switch_link.bandwidth is not None
     assert int(switch_link.bandwidth.value) == 15_753_846_153  # the slower end: Gen3 x16
-    assert links[(LinkType.PCIE, PcieScope.SYSTEM)].peers == ["2"]
-    (hccs,) = spec.device("3").links  # NPUs have no sysfs entry here: the HCCS link only
-    assert (hccs.type, hccs.peers, hccs.p2p) == (LinkType.HCCS, ["4"], True)
+    assert links[(LinkType.PCIE, PcieScope.SYSTEM)].peers == ["nvidia-2"]
+    (hccs,) = spec.device("ascend-3").links  # NPUs have no sysfs entry here: the HCCS link only
+    assert (hccs.type, hccs.peers, hccs.p2p) == (LinkType.HCCS, ["ascend-4"], True)
     assert str(hccs.bandwidth) == "28G"  # 910B3 profile: 56 GB/s per link, both directions

@@ -1,4 +1,5 @@
-"""The allocation annotations round-trip, name each container, and refuse a corrupt record."""
+"""The allocation annotations round-trip, name each container, and refuse a corrupt record;
+the JSON keeps vendor-qualified ids while *_VISIBLE_DEVICES gets the vendor's own numbering."""
 
 from __future__ import annotations
 
@@ -25,8 +26,10 @@ def _allocation() -> PodAllocation:
         vram=80 << 30,
         share=1000,
         containers=[
-            ContainerAllocation(container="train", devices=["0", "1"], vram=80 << 30, share=1000),
-            ContainerAllocation(container="sidecar", devices=["1"], vram=1 << 30, share=0),
+            ContainerAllocation(
+                container="train", devices=["nvidia-0", "nvidia-1"], vram=80 << 30, share=1000
+            ),
+            ContainerAllocation(container="sidecar", devices=["nvidia-1"], vram=1 << 30, share=0),
         ],
     )
 
@@ -41,7 +44,8 @@ def test_annotations_carry_every_decision_and_round_trip() -> None:
     assert annotations["hcs.io/devices.sidecar"] == "1"
     assert all(is_decision_annotation(key) for key in annotations)
     assert read_allocation(annotations) == _allocation()
-    assert _allocation().device_ids() == ["0", "1"]
+    assert json.loads(annotations["hcs.io/allocation"])["containers"][1]["devices"] == ["nvidia-1"]
+    assert _allocation().device_ids() == ["nvidia-0", "nvidia-1"]
 
 
 def test_a_pod_without_allocation_holds_nothing() -> None:
@@ -78,8 +82,23 @@ def test_a_pod_without_allocation_holds_nothing() -> None:
             ),
             "containers[0].share",
         ),
+        (
+            json.dumps(
+                {
+                    "node": "n",
+                    "vendor": "ascend",
+                    "model": "m",
+                    "vram": 1,
+                    "share": 1,
+                    "containers": [
+                        {"container": "c", "devices": ["nvidia-0"], "vram": 1, "share": 1}
+                    ],
+                }
+            ),
+            "device id nvidia-0 does not start with the allocation's vendor (ascend-)",
+        ),
     ],
-    ids=["not-json", "unknown-vendor", "share-over-whole"],
+    ids=["not-json", "unknown-vendor", "share-over-whole", "device-of-another-vendor"],
 )
 def test_a_corrupt_record_is_an_error_naming_the_problem(raw: str, fragment: str) -> None:
     with pytest.raises(HcsApiError, match=r"hcs\.io/allocation") as caught:

@@ -31,7 +31,7 @@ def test_example_node_parses_with_typed_fields(example):
     first = node.spec.devices[0]
     assert first.vram == Quantity("81559Mi")
     assert first.links[0].type is LinkType.NVLINK
-    assert node.spec.device("5").cordoned
+    assert node.spec.device("nvidia-5").cordoned
     assert node.status is not None
     assert node.status.phase is NodePhase.DEGRADED
 
@@ -54,7 +54,8 @@ def test_wire_form_round_trips(example):
 
 
 INVALID = [
-    ("duplicate-id", {"devices__1__id": "0"}, "device id 0 appears more than once"),
+    ("duplicate-id", {"devices__1__id": "nvidia-0"}, "device id nvidia-0 appears more than once"),
+    ("legacy-duplicate-id", {"devices__1__id": "0"}, "device id nvidia-0 appears more than once"),
     (
         "duplicate-uuid",
         {"devices__1__uuid": "GPU-b42dd28e-ffdd-8720-1df0-98bd8cdc05b1"},
@@ -62,11 +63,25 @@ INVALID = [
     ),
     ("vendor-mismatch", {"vendors": ["nvidia", "ascend"]}, "do not match the devices' vendors"),
     (
-        "link-to-unknown-device",
-        {"devices__0__links": [{"type": "nvlink", "peers": ["9"]}]},
-        "link to unknown device 9",
+        "id-of-another-vendor",
+        {"devices__1__id": "ascend-1"},
+        r"spec: device id ascend-1 does not start with its vendor \(nvidia-\)",
     ),
-    ("link-to-itself", {"devices__0__links": [{"type": "pcie", "peers": ["0"]}]}, "link to itself"),
+    (
+        "index-with-a-comma",
+        {"devices__1__id": "nvidia-1,2"},
+        "nvidia device index '1,2' is not one \\*_VISIBLE_DEVICES takes",
+    ),
+    (
+        "link-to-unknown-device",
+        {"devices__0__links": [{"type": "nvlink", "peers": ["nvidia-9"]}]},
+        "link to unknown device nvidia-9",
+    ),
+    (
+        "link-to-itself",
+        {"devices__0__links": [{"type": "pcie", "peers": ["nvidia-0"]}]},
+        "link to itself",
+    ),
     (
         "cordon-without-reason",
         {"devices__5__cordonReason": None},
@@ -105,7 +120,7 @@ INVALID = [
     ),
     (
         "bad-link-type",
-        {"devices__0__links": [{"type": "infiniband", "peers": ["1"]}]},
+        {"devices__0__links": [{"type": "infiniband", "peers": ["nvidia-1"]}]},
         "type: Input should be",
     ),
 ]
@@ -138,12 +153,12 @@ def test_unknown_metadata_fields_are_kept(example):
 
 def test_device_lookup_names_missing_device(example):
     node = ComputeNode.model_validate(example)
-    with pytest.raises(KeyError, match="gpu-h100-01 has no device 12"):
-        node.spec.device("12")
+    with pytest.raises(KeyError, match="gpu-h100-01 has no device nvidia-12"):
+        node.spec.device("nvidia-12")
 
 
 def test_link_p2p_keeps_its_wire_name():
     # The camelCase alias generator would write "p2P", which a structural CRD would prune.
     from hcs_api.v1alpha1 import Link
 
-    assert Link(type="nvlink", peers=["1"], p2p=True).to_wire()["p2p"] is True
+    assert Link(type="nvlink", peers=["nvidia-1"], p2p=True).to_wire()["p2p"] is True

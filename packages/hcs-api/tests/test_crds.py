@@ -83,6 +83,13 @@ def test_examples_validate_against_the_generated_schema(load_example, kind, exam
     assert errors == []
 
 
+def test_the_schema_still_takes_what_an_old_agent_writes(repo_root):
+    # Bare device ids ("0") must pass the API server until every agent is upgraded.
+    legacy = repo_root / "packages" / "hcs-api" / "tests" / "data" / "computenode-h100-legacy.yaml"
+    errors = list(_validator("ComputeNode").iter_errors(yaml.safe_load(legacy.read_text())))
+    assert errors == []
+
+
 def test_schema_rejects_what_the_api_server_would(load_example):
     node = load_example("computenode-h100.yaml")
     bad = copy.deepcopy(node)

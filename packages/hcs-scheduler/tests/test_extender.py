@@ -29,7 +29,8 @@ FILTER_ARGS = json.loads((PAYLOADS / "filter-args.json").read_text())
 
 def computenode(name: str, model: str, vendor: str, count: int, vram: str) -> dict[str, Any]:
     devices = [
-        {"id": str(i), "uuid": f"{name}-{i}", "vendor": vendor, "model": model, "vram": vram}
+        {"id": f"{vendor}-{i}", "uuid": f"{name}-{i}", "vendor": vendor, "model": model}
+        | {"vram": vram}
         for i in range(count)
     ]
     return {
@@ -170,6 +171,8 @@ async def test_bind_writes_the_allocation_with_the_binding(harness: Harness) -> 
     allocation = read_allocation(annotations)
     assert allocation is not None
     assert allocation.vendor == "nvidia"
+    # The record names the device as the ComputeNode does; the env gets NVML's index.
+    assert allocation.device_ids() == [f"nvidia-{annotations['hcs.io/devices.main']}"]
     # One write: the Binding carries the annotations (no pod is bound without them).
     assert [c[0] for c in harness.kube.calls] == ["bind"]
 
@@ -238,7 +241,7 @@ async def test_100_concurrent_binds_never_overcommit_a_device() -> None:
             if allocation is not None and stored["spec"].get("nodeName"):
                 for device in allocation.device_ids():
                     per_device[device] = per_device.get(device, 0) + allocation.vram
-        assert per_device == {"0": 60 * GI, "1": 60 * GI}
+        assert per_device == {"nvidia-0": 60 * GI, "nvidia-1": 60 * GI}
         refused = [r["Error"] for r in results if r["Error"]]
         assert all("largest free here is 20Gi" in e for e in refused)
     finally:
@@ -443,13 +446,15 @@ def test_status_devices_scale_the_devices_throughput_by_the_share_held() -> None
             model="H100-SXM5-80G",
             vram=20 * GI,
             share=250,
-            containers=[ContainerAllocation(container="c", devices=["2"], vram=20 * GI, share=250)],
+            containers=[
+                ContainerAllocation(container="c", devices=["nvidia-2"], vram=20 * GI, share=250)
+            ],
         )
     ]
     (device,) = device_allocations(node, held)
     # A quarter of an H100 SXM: 989.5 / 4 FP16 and BF16 TFLOPS, 67 / 4 FP32, 1979 / 4 INT8 TOPS.
     assert device == {
-        "id": "2",
+        "id": "nvidia-2",
         "vram": "20Gi",
         "compute": {"fp16": "247375m", "bf16": "247375m", "fp32": "16750m", "int8": "494750m"},
         "pods": 1,

@@ -19,7 +19,7 @@ from hcs_scheduler.extender.sync import Syncer
 
 def computenode(name: str, devices: int = 2, vram: str = "80Gi") -> dict[str, Any]:
     spec_devices = [
-        {"id": str(i), "uuid": f"{name}-{i}", "vendor": "nvidia", "model": "H100-SXM5-80G"}
+        {"id": f"nvidia-{i}", "uuid": f"{name}-{i}", "vendor": "nvidia", "model": "H100-SXM5-80G"}
         | {"vram": vram}
         for i in range(devices)
     ]
@@ -107,7 +107,7 @@ def test_status_only_events_leave_the_cache_alone_and_spec_changes_rebuild_it() 
     node = computenode("gpu-0")
     syncer.apply(Kind.COMPUTE_NODE, EventType.ADDED, node)
     kept, version = state.nodes["gpu-0"], (state.cluster(), state.version)[1]
-    reported = node | {"status": {"devices": [{"id": "0", "vram": "8Gi", "pods": 1}]}}
+    reported = node | {"status": {"devices": [{"id": "nvidia-0", "vram": "8Gi", "pods": 1}]}}
     syncer.apply(Kind.COMPUTE_NODE, EventType.MODIFIED, reported)
     assert state.nodes["gpu-0"] is kept
     state.cluster()

@@ -223,7 +223,7 @@ async def test_patch_sends_a_json_merge_patch_of_the_annotations(kmock, kube):
 async def test_status_devices_go_as_a_merge_patch_of_the_status_subresource(kmock, kube):
     node = example("computenode-h100.yaml")
     kmock.objects[NODES, None, "gpu-h100-01"] = node
-    devices = [{"id": "0", "vram": "40Gi", "compute": {}, "pods": 1}]
+    devices = [{"id": "nvidia-0", "vram": "40Gi", "compute": {}, "pods": 1}]
 
     await kube.patch_computenode_status("gpu-h100-01", {"devices": devices})
 

@@ -27,7 +27,7 @@ NS, NAME = "hcs-system", "hcs-scheduler-extender"
 
 def computenode(name: str) -> dict[str, Any]:
     devices = [
-        {"id": str(i), "uuid": f"{name}-{i}", "vendor": "nvidia", "model": "H100-SXM5-80G"}
+        {"id": f"nvidia-{i}", "uuid": f"{name}-{i}", "vendor": "nvidia", "model": "H100-SXM5-80G"}
         | {"vram": "80Gi"}
         for i in range(2)
     ]
@@ -48,14 +48,16 @@ def pod(name: str, **extra: Any) -> dict[str, Any]:
 
 
 def bound_pod() -> dict[str, Any]:
-    """A pod bound to gpu-h100 holding 30Gi of device 0: the leader would report it."""
+    """A pod bound to gpu-h100 holding 30Gi of device nvidia-0: the leader would report it."""
     allocation = PodAllocation(
         node="gpu-h100",
         vendor="nvidia",
         model="H100-SXM5-80G",
         vram=30 * GI,
         share=375,
-        containers=[ContainerAllocation(container="main", devices=["0"], vram=30 * GI, share=375)],
+        containers=[
+            ContainerAllocation(container="main", devices=["nvidia-0"], vram=30 * GI, share=375)
+        ],
     )
     held = pod("held", annotations=allocation_annotations(allocation, BindPhase.BOUND))
     held["spec"]["nodeName"] = "gpu-h100"
@@ -140,7 +142,7 @@ async def test_a_standby_writes_no_status_until_it_leads_then_binds_at_once(
     assert (await standby.client.get("/readyz")).status == 200
     assert await standby.bind("new") == ""
     await standby.until(lambda: "status" in stored())
-    assert stored()["status"]["devices"][0]["id"] == "0"
+    assert stored()["status"]["devices"][0]["id"] == "nvidia-0"
     metrics = await (await standby.client.get("/metrics")).text()
     assert "hcs_extender_leader 1.0" in metrics
 

@@ -57,7 +57,7 @@ def _spec(devices):
 
 def _device(i, numa=None, links=()):
     return {
-        "id": str(i),
+        "id": f"nvidia-{i}",
         "uuid": f"u{i}",
         "vendor": "nvidia",
         "model": "T4",
@@ -74,8 +74,8 @@ def test_link_matrix_from_computenode():
                 0,
                 numa=0,
                 links=[
-                    {"type": "nvlink", "peers": ["1"]},
-                    {"type": "pcie", "peers": ["2"], "pcieScope": "switch"},
+                    {"type": "nvlink", "peers": ["nvidia-1"]},
+                    {"type": "pcie", "peers": ["nvidia-2"], "pcieScope": "switch"},
                 ],
             ),
             _device(1, numa=0),

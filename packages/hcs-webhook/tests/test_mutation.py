@@ -1,11 +1,12 @@
-"""The mutating decision: the smallest patch that makes an ai.compute/* pod run under HCS."""
+"""The mutating decision: the smallest patch that makes an ai.compute/* pod run under HCS, whose
+*_VISIBLE_DEVICES resolve to the vendor's own device numbering."""
 
 import copy
 
 import pytest
 
-from hcs_api import read_pod_request
-from hcs_api.names import Vendor
+from hcs_api import ContainerAllocation, PodAllocation, allocation_annotations, read_pod_request
+from hcs_api.names import BindPhase, Vendor
 from hcs_webhook.mutation import Binding, mutate
 
 VISIBLE = [
@@ -81,6 +82,35 @@ def test_reinvocation_is_idempotent(kit, settings):
     )
     once = kit.apply_patch(obj, run(obj, settings).patch)
     assert run(once, settings).patch == []
+
+
+@pytest.mark.parametrize(
+    ("vendor", "devices", "variable", "visible"),
+    [
+        (Vendor.ASCEND, ["ascend-0"], "ASCEND_VISIBLE_DEVICES", "0"),
+        (Vendor.NVIDIA, ["nvidia-2", "nvidia-3"], "NVIDIA_VISIBLE_DEVICES", "2,3"),
+        (Vendor.HYGON, ["hygon-1"], "HIP_VISIBLE_DEVICES", "1"),
+    ],
+    ids=["ascend", "nvidia-two-devices", "hygon"],
+)
+def test_visible_devices_resolve_to_the_vendors_own_numbering(
+    kit, settings, vendor, devices, variable, visible
+):
+    # What the kubelet's downward API does with the injected env and the extender's annotations.
+    obj = kit.pod(kit.container("train", vram="16Gi"))
+    env = kit.env_of(kit.apply_patch(obj, run(obj, settings).patch), "train")
+    allocation = PodAllocation(
+        node="n",
+        vendor=vendor,
+        model="m",
+        vram=16 << 30,
+        share=100,
+        containers=[ContainerAllocation(container="train", devices=devices, vram=1, share=100)],
+    )
+    annotations = allocation_annotations(allocation, BindPhase.BOUND)
+    path = env[variable]["fieldRef"]["fieldPath"]
+    key = path.removeprefix("metadata.annotations['").removesuffix("']")
+    assert annotations[key] == visible
 
 
 def test_init_and_several_containers_each_get_their_own_annotations(kit, settings):

@@ -9,13 +9,13 @@ def node(name, vendor="nvidia", model="H100-SXM5-80G", devices=4, link=None):
     items = []
     for i in range(devices):
         device = {
-            "id": str(i),
+            "id": f"{vendor}-{i}",
             "uuid": f"{name}-{i}",
             "vendor": vendor,
             "model": model,
             "vram": "80Gi",
         }
-        peers = [str(j) for j in range(devices) if j != i]
+        peers = [f"{vendor}-{j}" for j in range(devices) if j != i]
         if link and peers:
             device["links"] = [{"peers": peers, **link}]
         items.append(device)

@@ -3,6 +3,9 @@
 Names map to hcs-exchange profiles (NVML's "NVIDIA H100 80GB HBM3" -> H100-SXM5-80G); the
 profile gives throughput, memory bandwidth and, where the tool does not report it, VRAM. A name
 no profile knows keeps the tool's name, no throughput, and a ModelsKnown=False condition.
+
+Device ids are `<vendor>-<index>` (hcs_api.names.device_id): detectors report each vendor's own
+index, and a node carrying two vendors has two of each index.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ from hcs_agent import health
 from hcs_agent.collect import Collection
 from hcs_agent.links import device_links
 from hcs_agent.model import DeviceInfo
-from hcs_api import Quantity, QuantityFormat
-from hcs_api.names import Resource
+from hcs_api import HcsApiError, Quantity, QuantityFormat
+from hcs_api.names import Resource, device_id
 from hcs_api.v1alpha1 import (
     ComputeNode,
     ComputeNodeSpec,
@@ -36,6 +39,7 @@ from hcs_exchange import Precision, Profile, ProfileDatabase, UnknownModelError
 class Built:
     node: ComputeNode
     scores: dict[str, health.Score]
+    """By device id (`<vendor>-<index>`)."""
     problems: tuple[str, ...]
     """Vendor errors and devices left out, as a human reads them."""
 
@@ -47,20 +51,15 @@ def build(
     previous: list[Condition] | None = None,
 ) -> Built:
     problems = [f"{d.vendor}: {d.error}" for d in collection.detections if d.error and not d.absent]
-    infos: list[DeviceInfo] = []
-    seen: set[str] = set()
-    for info in (d for detection in collection.detections for d in detection.devices):
-        if info.index in seen:
-            problems.append(f"{info.vendor} device {info.index}: id already used by another vendor")
-            continue
-        seen.add(info.index)
-        infos.append(info)
-    profiles = {info.index: _profile(database, info.name) for info in infos}
-    unknown = sorted({i.name for i in infos if profiles[i.index] is None})
+    infos = _distinct(collection, problems)
+    # One lookup per name: an unknown name costs hcs-exchange a fuzzy search for its error.
+    by_name = {name: _profile(database, name) for name in {info.name for info in infos}}
+    profiles = {_id(info): by_name[info.name] for info in infos}
+    unknown = sorted({i.name for i in infos if profiles[_id(i)] is None})
     devices, scores = [], {}
     for info in infos:
-        scores[info.index] = health.score(info.health, info.temperature_c)
-        device = _device(info, profiles, scores[info.index].value, collection, infos)
+        score = scores[_id(info)] = health.score(info.health, info.temperature_c)
+        device = _device(info, profiles, score.value, collection, infos)
         if device is None:
             problems.append(f"{info.vendor} device {info.index} ({info.name}): VRAM unknown")
         else:
@@ -74,6 +73,27 @@ def build(
     status = _status(spec, collection.at, problems, unknown, previous or [])
     node = ComputeNode(metadata=ObjectMeta(name=node_name), spec=spec, status=status)
     return Built(node, scores, tuple(problems))
+
+
+def _id(info: DeviceInfo) -> str:
+    return device_id(info.vendor, info.index)
+
+
+def _distinct(collection: Collection, problems: list[str]) -> list[DeviceInfo]:
+    """Every detected device once, by qualified id (one vendor cannot report an index twice
+    on purpose; two vendors' equal indexes are different devices)."""
+    infos: dict[str, DeviceInfo] = {}
+    for info in (d for detection in collection.detections for d in detection.devices):
+        try:
+            qualified = _id(info)
+        except HcsApiError as error:  # a tool printed an index no *_VISIBLE_DEVICES takes
+            problems.append(f"{info.vendor} device {info.index!r} left out: {error}")
+            continue
+        if qualified in infos:
+            problems.append(f"{info.vendor} device {info.index}: id {qualified} already used")
+        else:
+            infos[qualified] = info
+    return list(infos.values())
 
 
 def _profile(database: ProfileDatabase, name: str) -> Profile | None:
@@ -90,14 +110,14 @@ def _device(
     collection: Collection,
     infos: list[DeviceInfo],
 ) -> Device | None:
-    profile = profiles[info.index]
+    profile = profiles[_id(info)]
     vram = info.vram_bytes
     if vram is None and profile is not None and profile.vram.value is not None:
         vram = profile.vram.value.ceil()
     if vram is None:
         return None
     return Device(
-        id=info.index,
+        id=_id(info),
         uuid=info.uuid,
         vendor=info.vendor,
         model=profile.model if profile else info.name,

@@ -2,7 +2,9 @@
 
 A peer joined by a vendor link gets that link only (nvidia-smi topo shows NV# rather than the
 PCIe path for such pairs); every other device of the same vendor gets a PCIe link with its
-scope. Bandwidth is bytes/s in one direction:
+scope. Detectors name peers by the vendor's own index; links name them by device id
+(`<vendor>-<index>`, the peer being of the device's own vendor), as the ComputeNode does.
+Bandwidth is bytes/s in one direction:
 - vendor links: links to the peer x the profile's per-link figure, halved where the profile
   states it bidirectionally; unknown where the profile does not say;
 - PCIe: the slower of the two devices' own links (the path may be slower still; sysfs shows
@@ -15,7 +17,8 @@ from decimal import Decimal
 
 from hcs_agent.model import DeviceInfo, PeerLink
 from hcs_agent.topology import PciPlace, pcie_scope
-from hcs_api import Quantity, QuantityFormat
+from hcs_api import HcsApiError, Quantity, QuantityFormat
+from hcs_api.names import device_id
 from hcs_api.v1alpha1 import Link, LinkType, PcieScope
 from hcs_exchange import Profile
 
@@ -26,6 +29,7 @@ def device_links(
     profiles: dict[str, Profile | None],
     places: dict[str, PciPlace],
 ) -> list[Link]:
+    """`info`'s links; `profiles` is by device id."""
     Key = tuple[LinkType, int | None, bool | None, PcieScope | None]
     grouped: dict[Key, list[str]] = {}
     linked = set()
@@ -33,7 +37,8 @@ def device_links(
         if peer.peer == info.index:
             continue
         linked.add(peer.peer)
-        key: Key = (peer.type, _vendor_bandwidth(peer, profiles.get(info.index)), peer.p2p, None)
+        profile = profiles.get(device_id(info.vendor, info.index))
+        key: Key = (peer.type, _vendor_bandwidth(peer, profile), peer.p2p, None)
         grouped.setdefault(key, []).append(peer.peer)
     here = places.get(info.pci_bus_id or "")
     for other in infos:
@@ -45,16 +50,32 @@ def device_links(
         speeds = [b for b in (here.bandwidth, there.bandwidth) if b is not None]
         key = (LinkType.PCIE, min(speeds) if speeds else None, None, pcie_scope(here, there))
         grouped.setdefault(key, []).append(other.index)
-    return [
-        Link(
-            type=kind,
-            peers=peers,
-            bandwidth=None if bandwidth is None else _bytes(bandwidth),
-            pcie_scope=scope,
-            p2p=p2p,
-        )
-        for (kind, bandwidth, p2p, scope), peers in grouped.items()
-    ]
+    links = []
+    for (kind, bandwidth, p2p, scope), indexes in grouped.items():
+        peers = _peer_ids(info.vendor, indexes)
+        if peers:
+            links.append(
+                Link(
+                    type=kind,
+                    peers=peers,
+                    bandwidth=None if bandwidth is None else _bytes(bandwidth),
+                    pcie_scope=scope,
+                    p2p=p2p,
+                )
+            )
+    return links
+
+
+def _peer_ids(vendor: str, indexes: list[str]) -> list[str]:
+    """Peers' device ids; an index no id can be made of names no reported device, so it goes
+    (the builder leaves that device out and says why)."""
+    out = []
+    for index in indexes:
+        try:
+            out.append(device_id(vendor, index))
+        except HcsApiError:
+            continue
+    return out
 
 
 def _vendor_bandwidth(peer: PeerLink, profile: Profile | None) -> int | None:

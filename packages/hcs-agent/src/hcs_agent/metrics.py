@@ -7,9 +7,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from hcs_agent.collect import Collection
 from hcs_agent.computenode import Built
 from hcs_agent.model import DeviceInfo
+from hcs_api import HcsApiError
+from hcs_api.names import device_id
 from hcs_api.v1alpha1 import Device
 
 _DEVICE = ("vendor", "device", "model", "uuid")
+"""`device` is the ComputeNode's device id (`<vendor>-<index>`), so a series joins its device."""
 
 
 class AgentMetrics:
@@ -54,21 +57,30 @@ class AgentMetrics:
                 0 if detection.error and not detection.absent else 1
             )
             for info in detection.devices:
-                device = reported.get(info.index)
+                qualified = _reported_id(info)
+                device = reported.get(qualified) if qualified is not None else None
                 if device is not None and device.uuid == info.uuid:
                     self._device(info, device, built)
 
     def _device(self, info: DeviceInfo, device: Device, built: Built) -> None:
         """A device as reported: its model, and VRAM (the profile's where the tool is silent)."""
-        labels = (info.vendor, info.index, device.model, info.uuid)
+        labels = (info.vendor, device.id, device.model, info.uuid)
         self.vram.labels(*labels).set(device.vram.ceil())
         if info.vram_free_bytes is not None:
             self.vram_free.labels(*labels).set(info.vram_free_bytes)
         if info.temperature_c is not None:
             self.temperature.labels(*labels).set(info.temperature_c)
-        score = built.scores.get(info.index)
+        score = built.scores.get(device.id)
         if score is not None:
             self.health.labels(*labels).set(score.value)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _reported_id(info: DeviceInfo) -> str | None:
+    """The id the device was reported under; None if it was left out for a malformed index."""
+    try:
+        return device_id(info.vendor, info.index)
+    except HcsApiError:
+        return None

@@ -1,8 +1,8 @@
 """What detectors find, before it becomes a ComputeNode: plain data, no I/O.
 
 A detector returns a `Detection` per vendor: the devices it fingerprinted, or the error that
-stopped it. Device links name peers by the vendor's device index (the id `*_VISIBLE_DEVICES`
-understands), so they translate one to one into hcs_api Links.
+stopped it. Devices and their link peers are named by the vendor's own index (what
+`*_VISIBLE_DEVICES` understands); the ComputeNode names them `<vendor>-<index>`.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class DeviceInfo:
 
     vendor: str
     index: str
-    """The id the vendor's *_VISIBLE_DEVICES understands."""
+    """The vendor's own index, as its *_VISIBLE_DEVICES understands it (not yet qualified)."""
     uuid: str
     name: str
     """The name the tool reports (NVML's "NVIDIA H100 80GB HBM3", npu-smi's "910B3")."""

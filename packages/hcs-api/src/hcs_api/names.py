@@ -161,3 +161,52 @@ class Taint(enum.StrEnum):
     """The node's accelerators are failing: no new work, and work is moved off (NoExecute)."""
     DEGRADED = "hcs.io/degraded"
     """Some devices are sick: new work avoids the node (NoSchedule)."""
+
+
+# -- device ids
+# A ComputeNode's device id, and the ids in `hcs.io/allocation`, are `<vendor>-<index>`: one node
+# may carry two vendors, each numbering its devices from 0, so the vendor's own index alone
+# clashes. `hcs.io/devices.<container>` keeps the bare index, since it feeds *_VISIBLE_DEVICES.
+_VENDOR_NAMES: Final = frozenset(vendor.value for vendor in Vendor)
+_DEVICE_INDEX_RE = re.compile(r"[^\s,]{1,48}")
+"""A vendor's own index: what a *_VISIBLE_DEVICES list holds, so no separator and no space."""
+
+
+def device_id(vendor: str, index: str) -> str:
+    """The vendor-qualified id of the vendor's device `index` ("ascend", "7" -> "ascend-7")."""
+    if vendor not in _VENDOR_NAMES:
+        raise HcsApiError(
+            f"unknown vendor {vendor!r} for device index {index!r}; known: {', '.join(Vendor)}"
+        )
+    _check_index(vendor, index)
+    return f"{vendor}-{index}"
+
+
+def vendor_index(qualified: str) -> str:
+    """The vendor's own index in a device id ("ascend-7" -> "7"), as its *_VISIBLE_DEVICES takes
+    it. HcsApiError when `qualified` is not `<vendor>-<index>`."""
+    vendor, separator, index = qualified.partition("-")
+    if not separator or vendor not in _VENDOR_NAMES:
+        raise HcsApiError(
+            f"device id {qualified!r} is not vendor-qualified: expected <vendor>-<index>, "
+            f"vendor one of {', '.join(Vendor)} (e.g. nvidia-0)"
+        )
+    _check_index(vendor, index)
+    return index
+
+
+def qualify_device_id(vendor: str, raw: str) -> str:
+    """`raw` as a qualified id: a qualified one is kept, a bare index (what agents and extenders
+    before hcs-api 0.3 wrote) gets `vendor`. For reading objects written before the rule."""
+    prefix, separator, _ = raw.partition("-")
+    if separator and prefix in _VENDOR_NAMES:
+        return raw
+    return device_id(vendor, raw)
+
+
+def _check_index(vendor: str, index: str) -> None:
+    if not _DEVICE_INDEX_RE.fullmatch(index):
+        raise HcsApiError(
+            f"{vendor} device index {index!r} is not one *_VISIBLE_DEVICES takes "
+            "(1 to 48 characters, no comma, no space)"
+        )

@@ -35,6 +35,7 @@ class DeviceSpec:
     """One device as the snapshot needs it."""
 
     id: str
+    """From a ComputeNode, its `<vendor>-<index>`; synthetic clusters may use bare indexes."""
     model: str
     vendor: str
     vram: int

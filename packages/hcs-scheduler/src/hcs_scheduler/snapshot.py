@@ -18,7 +18,8 @@ from hcs_scheduler.topology import link_matrix
 
 
 def node_from_computenode(node: ComputeNode) -> NodeSpec:
-    """The NodeSpec of one ComputeNode: its devices, their health and cordons, their links."""
+    """The NodeSpec of one ComputeNode: its devices (by vendor-qualified id, as placements and
+    allocations name them), their health and cordons, their links."""
     devices = tuple(
         DeviceSpec(
             id=device.id,

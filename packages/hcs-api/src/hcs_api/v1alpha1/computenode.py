@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
 from hcs_api._quantity import Quantity, QuantityFormat
-from hcs_api.names import API_VERSION, Vendor
+from hcs_api.names import API_VERSION, Vendor, vendor_index
+from hcs_api.v1alpha1 import _legacy_ids
 from hcs_api.v1alpha1._base import (
     LIST_MAP_BY_ID,
     LIST_MAP_BY_TYPE,
@@ -83,7 +84,7 @@ class Link(WireModel):
     type: LinkType
     """nvlink, hccs, xgmi, pcie or roce."""
     peers: list[str] = Field(min_length=1)
-    """Ids of the devices at the other end."""
+    """Ids (`<vendor>-<index>`) of the devices at the other end; for roce, the NICs' names."""
     bandwidth: NonNegativeQuantity | None = None
     """Bytes per second in one direction, over all lanes of this link (e.g. 450G)."""
     latency: NonNegativeQuantity | None = None
@@ -98,8 +99,10 @@ class Link(WireModel):
 class Device(WireModel):
     """One accelerator, as the agent fingerprinted it."""
 
+    # No pattern in the schema: agents before hcs-api 0.3 write a bare index ("0") until they are
+    # upgraded, and the API server must keep taking it (the model reads it qualified).
     id: str = Field(min_length=1, max_length=64)
-    """The index the vendor's *_VISIBLE_DEVICES understands (e.g. "0")."""
+    """`<vendor>-<index>` (e.g. nvidia-0), the index as the vendor's *_VISIBLE_DEVICES takes it."""
     uuid: str = Field(min_length=1, max_length=128)
     """The vendor's stable identifier (GPU-..., the NPU's chip serial...)."""
     vendor: Vendor
@@ -124,6 +127,13 @@ class Device(WireModel):
     """A cordoned device gets no new work."""
     cordon_reason: str | None = Field(default=None, max_length=1024)
     """Why the device was cordoned; required when cordoned."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _qualify_legacy_ids(cls, data: Any) -> Any:
+        """Read a bare index ("0", and link peers "1"), as agents before the rule wrote it, as
+        `<vendor>-<index>`."""
+        return _legacy_ids.device(data)
 
     @model_validator(mode="after")
     def _cordon_has_reason(self) -> Self:
@@ -156,6 +166,12 @@ class ComputeNodeSpec(WireModel):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         ids = [device.id for device in self.devices]
+        for device in self.devices:  # here, not per Device: one Python call per node, not 8
+            if not device.id.startswith(f"{device.vendor}-"):
+                raise ValueError(
+                    f"device id {device.id} does not start with its vendor ({device.vendor}-)"
+                )
+            vendor_index(device.id)  # the index part must be one *_VISIBLE_DEVICES takes
         _reject_duplicates("device id", ids)
         _reject_duplicates("device uuid", [device.uuid for device in self.devices])
         _reject_duplicates("vendor", list(self.vendors))
@@ -212,7 +228,7 @@ class DeviceAllocation(WireModel):
     """What is allocated on one device."""
 
     id: str = Field(min_length=1, max_length=64)
-    """The device id (spec.devices[].id)."""
+    """The device id (spec.devices[].id, `<vendor>-<index>`)."""
     vram: ByteQuantity
     """Allocated device memory in bytes."""
     compute: Throughput = Field(default_factory=Throughput)
@@ -250,6 +266,13 @@ class ComputeNode(WireModel):
     metadata: ObjectMeta
     spec: ComputeNodeSpec
     status: ComputeNodeStatus | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _qualify_legacy_status_ids(cls, data: Any) -> Any:
+        """Read status.devices ids an extender before the rule wrote (bare indexes) as the spec
+        devices they name."""
+        return _legacy_ids.node(data)
 
 
 def _reject_duplicates(what: str, values: list[str]) -> None:
