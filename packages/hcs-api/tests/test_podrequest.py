@@ -110,6 +110,23 @@ def test_pod_without_hcs_resources_is_empty():
     assert read_pod_request(_pod([_container("a", {"cpu": "1"})])).is_empty()
 
 
+@pytest.mark.parametrize(
+    ("requests", "limits"),
+    [
+        ({"ai.compute/vram": "0"}, None),
+        (None, {"ai.compute/vram": 0}),
+        ({"ai.compute/devices": "0m"}, {"ai.compute/devices": "0"}),
+    ],
+    ids=["requests-string-zero", "limits-number-zero", "both-zero"],
+)
+def test_a_zero_amount_asks_for_nothing(requests, limits):
+    # Issue 20: a container whose only ai.compute entry was zero crashed the reader (HTTP 500
+    # from the webhook and the extender) instead of reading as "asks for nothing".
+    request = read_pod_request(_pod([_container("a", requests, limits)]))
+    assert request.is_empty()
+    assert request.containers[0].request == ComputeRequest()
+
+
 BAD = [
     (
         "requests-differ-from-limits",
@@ -126,6 +143,9 @@ BAD = [
     ("fractional", {"ai.compute/tflops-fp16": "0.5"}, None, "must be whole numbers"),
     ("negative", {"ai.compute/vram": "-1Gi"}, None, "cannot be negative"),
     ("garbage-quantity", {"ai.compute/vram": "lots"}, None, "'lots' is not a Kubernetes quantity"),
+    # Issue 20: JSON numbers this large crashed the reader (decimal.InvalidOperation, HTTP 500).
+    ("huge-json-number", {"ai.compute/vram": 1e71}, None, "vram in requests: 1e\\+71 is out of"),
+    ("huge-json-integer", None, {"ai.compute/tflops-fp16": 10**80}, "tflops-fp16 in limits: 1000"),
 ]
 
 
@@ -196,6 +216,11 @@ BAD_PREFERENCES = [
     ("bad-boolean", {"hcs.io/allow-downgrade": "yes"}, 'use "true" or "false"'),
     ("bad-sharded", {"hcs.io/sharded": "1"}, 'hcs.io/sharded is \'1\'; use "true" or "false"'),
     ("relative-checkpoint", {"hcs.io/checkpoint-dir": "ckpt"}, "must be an absolute path"),
+    # Annotation values are strings in Kubernetes; a hand-made pod can send anything, and an
+    # object here crashed the reader (unhashable dict: HTTP 500, or a 400 naming no field).
+    ("topology-object", {"hcs.io/topology": {}}, "hcs.io/topology is a dict, not a string"),
+    ("vendors-list", {"hcs.io/vendors": ["nvidia"]}, "hcs.io/vendors is a list, not a string"),
+    ("checkpoint-number", {"hcs.io/checkpoint-dir": 5}, "hcs.io/checkpoint-dir is a int, not"),
 ]
 
 

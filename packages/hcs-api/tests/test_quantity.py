@@ -81,6 +81,16 @@ def test_rejects_non_quantity_types():
         Quantity([1])  # type: ignore[arg-type]
 
 
+def test_a_deeply_nested_value_is_refused_by_its_type_not_printed():
+    # The message used to repr() the value: 990 nested lists (which JSON decoders accept)
+    # raised RecursionError, an HTTP 500 in the extender.
+    deep: list[object] = []
+    for _ in range(990):
+        deep = [deep]
+    with pytest.raises(QuantityError, match=r"^a list is not a quantity$"):
+        Quantity(deep)  # type: ignore[arg-type]
+
+
 def test_finer_than_nano_rounds_up_like_kubernetes():
     assert Quantity("1.0000000001").value == Decimal("1.000000001")
     assert Quantity("-0.0000000001").value == Decimal("-1e-9")
@@ -89,6 +99,20 @@ def test_finer_than_nano_rounds_up_like_kubernetes():
 def test_huge_exponent_is_an_error_not_a_crash():
     with pytest.raises(QuantityError, match="out of the range"):
         Quantity("1e999999999")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [1e71, 1.7976931348623157e308, 10**80, -(10**80), Decimal("1e71")],
+    ids=["float-1e71", "float-max", "int-1e80", "int-minus-1e80", "decimal-1e71"],
+)
+def test_numbers_beyond_the_range_are_errors_like_the_same_text(value):
+    # Issue 20: a JSON number of 1e71 or more raised decimal.InvalidOperation (an HTTP 500 in
+    # both servers); the same value written as a string was already a QuantityError.
+    with pytest.raises(QuantityError, match="out of the range of a quantity"):
+        Quantity(value)
+    with pytest.raises(QuantityError, match="out of the range of a quantity"):
+        Quantity(str(value))
 
 
 def test_compares_by_value_across_formats():

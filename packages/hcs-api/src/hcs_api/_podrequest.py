@@ -177,7 +177,9 @@ def _container(item: object, kind: ContainerKind) -> ContainerRequest:
                 f"container {name!r}: {resource} requests ({request}) and limits ({limit}) differ; "
                 "extended resources cannot be overcommitted, so set them equal or set only one"
             )
-        amounts[_FIELD_BY_RESOURCE[Resource(resource)]] = _whole(request or limit, name, resource)
+        # `is None`, not `or`: a zero quantity is falsy and is still what the user asked.
+        amount = request if request is not None else limit
+        amounts[_FIELD_BY_RESOURCE[Resource(resource)]] = _whole(amount, name, resource)
     return ContainerRequest(name=name, kind=kind, request=ComputeRequest(**amounts))
 
 
@@ -229,13 +231,15 @@ def read_preferences(annotations: Mapping[str, Any]) -> Preferences:
             raise RequestError(f"{what} {', '.join(both)} is both allowed and excluded")
     if vendors and vendors <= exclude_vendors:
         raise RequestError("every allowed vendor is also excluded")
-    topology = annotations.get(Annotation.TOPOLOGY, TopologyPreference.PREFERRED)
+    topology = _annotation(annotations, Annotation.TOPOLOGY)
+    if topology is None:
+        topology = TopologyPreference.PREFERRED
     if topology not in _TOPOLOGIES:
         raise RequestError(
             f"{Annotation.TOPOLOGY} is {topology!r}; use one of none, preferred, required"
         )
-    checkpoint_dir = annotations.get(Annotation.CHECKPOINT_DIR)
-    if checkpoint_dir is not None and not str(checkpoint_dir).startswith("/"):
+    checkpoint_dir = _annotation(annotations, Annotation.CHECKPOINT_DIR)
+    if checkpoint_dir is not None and not checkpoint_dir.startswith("/"):
         raise RequestError(
             f"{Annotation.CHECKPOINT_DIR} is {checkpoint_dir!r}; it must be an absolute path"
         )
@@ -252,11 +256,19 @@ def read_preferences(annotations: Mapping[str, Any]) -> Preferences:
     )
 
 
-def _word_set(annotations: Mapping[str, Any], key: Annotation) -> frozenset[str]:
+def _annotation(annotations: Mapping[str, Any], key: Annotation) -> str | None:
+    """The annotation's value, None if unset; Kubernetes only stores strings there."""
     raw = annotations.get(key)
+    if raw is None or isinstance(raw, str):
+        return raw
+    raise RequestError(f"{key} is a {type(raw).__name__}, not a string")
+
+
+def _word_set(annotations: Mapping[str, Any], key: Annotation) -> frozenset[str]:
+    raw = _annotation(annotations, key)
     if raw is None:
         return frozenset()
-    return frozenset(word.strip() for word in str(raw).split(",") if word.strip())
+    return frozenset(word.strip() for word in raw.split(",") if word.strip())
 
 
 def _vendor_set(annotations: Mapping[str, Any], key: Annotation) -> frozenset[Vendor]:
@@ -273,7 +285,7 @@ def _vendor_set(annotations: Mapping[str, Any], key: Annotation) -> frozenset[Ve
 
 
 def _boolean(annotations: Mapping[str, Any], key: Annotation) -> bool:
-    raw = annotations.get(key)
+    raw = _annotation(annotations, key)
     if raw is None:
         return False
     if raw in ("true", "false"):

@@ -74,26 +74,13 @@ class Quantity:
     def __init__(self, value: str | int | float | Decimal | Quantity, /) -> None:
         if isinstance(value, Quantity):
             self._value, self._format = value._value, value._format
-        elif isinstance(value, str):
-            try:
-                self._value, self._format = _parse(value)
-            except decimal.DecimalException:
-                raise QuantityError(f"{value!r} is out of the range of a quantity") from None
-        elif isinstance(value, bool):
-            raise QuantityError(f"{value!r} is not a quantity (a boolean)")
-        elif isinstance(value, int):
-            self._value, self._format = Decimal(value), QuantityFormat.DECIMAL_SI
-        elif isinstance(value, float):
-            # JSON numbers such as 1.5 arrive as floats; their shortest repr is what was written.
-            if not math.isfinite(value):
-                raise QuantityError(f"{value} is not a quantity (not finite)")
-            self._value, self._format = _parse(repr(value).replace("e+", "e"))
-        elif isinstance(value, Decimal):
-            if not value.is_finite():
-                raise QuantityError(f"{value} is not a quantity (not finite)")
-            self._value, self._format = _round_to_nano(value), QuantityFormat.DECIMAL_SI
-        else:
-            raise QuantityError(f"{value!r} is not a quantity (a {type(value).__name__})")
+            return
+        try:
+            self._value, self._format = _convert(value)
+        except decimal.DecimalException:
+            # Past what the exact context holds with nine decimals (about 1e71), whether the
+            # value came as text or as a JSON number.
+            raise QuantityError(f"{value!r} is out of the range of a quantity") from None
 
     @classmethod
     def from_value(cls, value: Decimal | int, fmt: QuantityFormat) -> Quantity:
@@ -178,10 +165,37 @@ class Quantity:
         }
 
 
+def _convert(value: object) -> tuple[Decimal, QuantityFormat]:
+    """The exact value and format of a str, int, float or Decimal; DecimalException when the
+    value is beyond the context's precision, QuantityError when it is no quantity at all."""
+    if isinstance(value, str):
+        return _parse(value)
+    if isinstance(value, bool):
+        raise QuantityError(f"{value!r} is not a quantity (a boolean)")
+    if isinstance(value, int):
+        return _round_to_nano(Decimal(value)), QuantityFormat.DECIMAL_SI
+    if isinstance(value, float):
+        # JSON numbers such as 1.5 arrive as floats; their shortest repr is what was written.
+        if not math.isfinite(value):
+            raise QuantityError(f"{value} is not a quantity (not finite)")
+        return _parse(repr(value).replace("e+", "e"))
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise QuantityError(f"{value} is not a quantity (not finite)")
+        return _round_to_nano(value), QuantityFormat.DECIMAL_SI
+    raise _not_a_quantity(value)
+
+
+def _not_a_quantity(value: object) -> QuantityError:
+    # Named by its type, never printed: the repr of what a client sent can be megabytes, or
+    # nested deeper than the interpreter's recursion limit.
+    return QuantityError(f"a {type(value).__name__} is not a quantity")
+
+
 def _validate(value: object) -> Quantity:
     if isinstance(value, str | int | float | Decimal | Quantity):
         return Quantity(value)
-    raise QuantityError(f"{value!r} is not a quantity (a {type(value).__name__})")
+    raise _not_a_quantity(value)
 
 
 @functools.lru_cache(maxsize=4096)

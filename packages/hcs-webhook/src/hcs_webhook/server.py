@@ -23,6 +23,7 @@ from prometheus_client import (
 from pydantic import ValidationError
 
 from hcs_api import describe_validation_error
+from hcs_webhook._podshape import pod_problems
 from hcs_webhook.admission import Admission, Deps
 from hcs_webhook.errors import BadReviewError
 from hcs_webhook.review import AdmissionRequest, AdmissionResponse, AdmissionReview
@@ -137,6 +138,11 @@ async def _read_review(request: web.Request) -> AdmissionReview:
         raise BadReviewError(f"not an admission.k8s.io/v1 AdmissionReview: {problems}") from None
     if review.request is None:
         raise BadReviewError("AdmissionReview has no request")
+    pod = review.request.object
+    if review.request.is_pod() and isinstance(pod, dict):
+        wrong = pod_problems(pod, "request.object")
+        if wrong:
+            raise BadReviewError(f"request.object is not a valid Pod: {'; '.join(wrong)}")
     return review
 
 

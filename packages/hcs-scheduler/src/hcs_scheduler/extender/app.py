@@ -3,8 +3,9 @@
 POST /filter, /prioritize, /bind speak kube-scheduler's extender protocol; POST /plan answers
 the webhook's early-binding question; GET /healthz, /readyz (once the cache has synced, and only
 on the leader: a standby answers 503 so that the Service routes to the leader) and /metrics.
-A malformed body gets 400 with a message; errors of a decision go in the protocol's `Error`
-field; nothing a caller sends produces a 500.
+A malformed body (a pod whose fields HCS reads are not of Kubernetes' types included) gets 400
+with a message naming the field; errors of a decision go in the protocol's `Error` field;
+nothing a caller sends produces a 500, and a bug in HCS is a JSON 500 with `Error` set.
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ from hcs_scheduler.extender.metrics import ExtenderMetrics
 from hcs_scheduler.extender.state import ClusterState
 from hcs_scheduler.extender.status import StatusWriter
 from hcs_scheduler.extender.sync import Syncer
-from hcs_scheduler.extender.wire import ExtenderArgs, ExtenderBindingArgs
+from hcs_scheduler.extender.wire import ExtenderArgs, ExtenderBindingArgs, pod_problems
 
 log = logging.getLogger(__name__)
 
 Model = TypeVar("Model", bound=BaseModel)
+PodArgs = TypeVar("PodArgs", ExtenderArgs, PlanRequest)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -105,6 +107,15 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return web.json_response({"Error": str(error)}, status=400)
     except web.HTTPRequestEntityTooLarge:
         return web.json_response({"Error": "request body too large"}, status=413)
+    except web.HTTPException:
+        raise
+    except Exception:
+        # A bug in HCS, not the caller's input: logged with its traceback, answered as JSON in
+        # the protocol's shape (kube-scheduler reads `Error`), never aiohttp's text page.
+        log.exception("error answering %s", request.path)
+        request.app[EXTENDER_KEY].metrics.decisions.labels(request.path.strip("/"), "error").inc()
+        message = f"internal error in hcs-scheduler answering {request.path}; see its log"
+        return web.json_response({"Error": message}, status=500)
 
 
 async def _body(request: web.Request, model: type[Model]) -> Model:
@@ -117,6 +128,16 @@ async def _body(request: web.Request, model: type[Model]) -> Model:
     except ValidationError as error:
         problems = "; ".join(describe_validation_error(error))
         raise BadRequest(f"the body is not a valid {model.__name__}: {problems}") from None
+
+
+async def _pod_body(request: web.Request, model: type[PodArgs], where: str) -> PodArgs:
+    """A body carrying a Pod (named `where` on the wire): the fields of the pod the extender
+    reads must have Kubernetes' types too."""
+    args = await _body(request, model)
+    problems = pod_problems(args.pod, where)
+    if problems:
+        raise BadRequest(f"the body is not a valid {model.__name__}: {'; '.join(problems)}")
+    return args
 
 
 NOT_SYNCED = (
@@ -155,7 +176,7 @@ def _timed(verb: str) -> Callable[[Callable[[web.Request, Extender], Awaitable[A
 
 @_timed("filter")
 async def _filter(request: web.Request, extender: Extender) -> Any:
-    args = await _body(request, ExtenderArgs)
+    args = await _pod_body(request, ExtenderArgs, "Pod")
     result = extender.decider.filter(args.pod, args.candidate_names())
     outcome = "fits" if result.node_names else "none"
     extender.metrics.decisions.labels("filter", outcome).inc()
@@ -164,7 +185,7 @@ async def _filter(request: web.Request, extender: Extender) -> Any:
 
 @_timed("prioritize")
 async def _prioritize(request: web.Request, extender: Extender) -> Any:
-    args = await _body(request, ExtenderArgs)
+    args = await _pod_body(request, ExtenderArgs, "Pod")
     priorities = extender.decider.prioritize(args.pod, args.candidate_names())
     extender.metrics.decisions.labels("prioritize", "scored").inc()
     return Encoded(extender.decider.encode(priorities))
@@ -180,7 +201,7 @@ async def _bind(request: web.Request, extender: Extender) -> Any:
 
 @_timed("plan")
 async def _plan(request: web.Request, extender: Extender) -> Any:
-    args = await _body(request, PlanRequest)
+    args = await _pod_body(request, PlanRequest, "pod")
     result = extender.decider.plan(args.pod)
     extender.metrics.decisions.labels("plan", "none" if result.error else "planned").inc()
     return result.to_wire()

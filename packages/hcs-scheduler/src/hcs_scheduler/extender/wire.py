@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from hcs_api import describe_validation_error
 
 MAX_EXTENDER_PRIORITY = 10
 """Upstream's MaxExtenderPriority: prioritize scores are integers 0-10 (then x weight)."""
@@ -38,13 +40,66 @@ class GoJson(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+class _Shape(BaseModel):
+    """Kubernetes' JSON types for the fields HCS reads of an object it otherwise keeps as
+    JSON; everything else is ignored (and passed on untouched). Each is named after the
+    Kubernetes type it checks, which is what a 400 names ("instance of PodSpec")."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class NodeMeta(_Shape):
+    """A node's ObjectMeta, of which only the name is read."""
+
+    name: str = ""
+
+
+class Node(_Shape):
+    metadata: NodeMeta | None = None
+
+
 class NodeList(GoJson):
     """v1.NodeList, as sent when the extender is not nodeCacheCapable: only names are read."""
 
-    items: list[dict[str, Any]] = Field(default_factory=list)
+    items: list[Node] = Field(default_factory=list)
 
     def names(self) -> list[str]:
-        return [str((item.get("metadata") or {}).get("name", "")) for item in self.items]
+        return [item.metadata.name if item.metadata else "" for item in self.items]
+
+
+class ObjectMeta(_Shape):
+    name: str | None = None
+    namespace: str | None = None
+    uid: str | None = None
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+    deletion_timestamp: str | None = Field(default=None, alias="deletionTimestamp")
+
+
+class PodSpec(_Shape):
+    node_name: str | None = Field(default=None, alias="nodeName")
+    priority_class_name: str | None = Field(default=None, alias="priorityClassName")
+
+
+class PodStatus(_Shape):
+    phase: str | None = None
+
+
+class Pod(_Shape):
+    metadata: ObjectMeta | None = None
+    spec: PodSpec | None = None
+    status: PodStatus | None = None
+
+
+def pod_problems(pod: dict[str, Any], where: str) -> list[str]:
+    """The fields of `pod` (named from `where`, e.g. "Pod") the extender reads that are not of
+    Kubernetes' types; empty when there are none. The containers' ai.compute requests are
+    hcs_api's to judge (read_pod_request names them)."""
+    try:
+        Pod.model_validate(pod)
+    except ValidationError as error:
+        return describe_validation_error(error, prefix=where)
+    return []
 
 
 class ExtenderArgs(GoJson):
