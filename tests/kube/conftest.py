@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import ssl
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -126,10 +127,18 @@ class Extender:
     """A running `hcs-scheduler serve` following the control plane."""
 
     def __init__(
-        self, plane: ControlPlane, log: Path, *settings: str, port: int = 0, wait: bool = True
+        self,
+        plane: ControlPlane,
+        log: Path,
+        *settings: str,
+        port: int = 0,
+        wait: bool = True,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.tls = tls
+        """How a client verifies it when it serves HTTPS (None: plain HTTP)."""
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         argv = python_command(
             "hcs_scheduler",
             "serve",
@@ -141,6 +150,9 @@ class Extender:
             str(self.port),
         )
         env = {**os.environ, **FAST_LEASE, "HCS_SCHEDULER_STATUS_INTERVAL": "0.5"}
+        # Plain HTTP, binds open to the loopback: test_access.py proves the closed default
+        # (client certificates, TokenReview) with the real kube-scheduler.
+        env["HCS_SCHEDULER_OPEN_BIND"] = "true"
         env.update(s.split("=", 1) for s in settings)
         self.identity = env.setdefault("HCS_SCHEDULER_IDENTITY", f"extender-{self.port}")
         self.process = Process("hcs-scheduler", argv, log, env=env)
@@ -148,12 +160,10 @@ class Extender:
             self.wait_ready()
 
     def ready(self) -> bool:
-        return http_status(self.port, "/readyz", None) == 200
+        return http_status(self.port, "/readyz", self.tls) == 200
 
     def wait_ready(self) -> None:
-        self.process.wait_until(
-            lambda: http_status(self.port, "/readyz", None) == 200, 60, "ready (cache synced)"
-        )
+        self.process.wait_until(self.ready, 60, "ready (cache synced)")
 
 
 @pytest.fixture
@@ -164,11 +174,14 @@ def extender(
     ensure_namespace(api, "hcs-system")
     started: list[Extender] = []
 
-    def start(*settings: str, port: int = 0, wait: bool = True) -> Extender:
+    def start(
+        *settings: str, port: int = 0, wait: bool = True, tls: ssl.SSLContext | None = None
+    ) -> Extender:
         """`settings`: HCS_SCHEDULER_*=value pairs; `port`: 0 for a free one; `wait`: until
-        /readyz answers 200 (the cache is synced and this replica leads)."""
+        /readyz answers 200 (the cache is synced and this replica leads); `tls`: how to
+        verify it when the settings make it serve HTTPS."""
         log = tmp_path / f"extender-{len(started)}.log"
-        ext = Extender(control_plane, log, *settings, port=port, wait=wait)
+        ext = Extender(control_plane, log, *settings, port=port, wait=wait, tls=tls)
         started.append(ext)
         return ext
 
@@ -184,10 +197,16 @@ def hcs_kube_scheduler(
     """kube-scheduler on HCS's shipped configuration, its extender URL set to the test's."""
     started: list[Process] = []
 
-    def start(extender_url: str) -> Process:
+    def start(extender_url: str, tls: dict[str, str] | None = None) -> Process:
+        """`tls`: the extender `tlsConfig` (certFile, keyFile, caFile) for an HTTPS extender;
+        None: the shipped one is dropped, for a plain-HTTP extender."""
         config = yaml.safe_load((DEPLOY / "scheduler" / "kube-scheduler-config.yaml").read_text())
         for extender in config["extenders"]:
             extender["urlPrefix"] = extender_url
+            extender["enableHTTPS"] = tls is not None
+            extender.pop("tlsConfig", None)
+            if tls is not None:
+                extender["tlsConfig"] = tls
         namespace = config["leaderElection"]["resourceNamespace"]
         ensure_namespace(api, namespace)
         name = f"kube-scheduler-{len(started)}"

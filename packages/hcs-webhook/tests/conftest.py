@@ -21,8 +21,9 @@ from aiohttp import web
 
 from hcs_api import PlanResult
 from hcs_exchange import Exchange, load_database
-from hcs_webhook import Deps, create_app
+from hcs_webhook import Deps
 from hcs_webhook.ports import FakePlanner, InMemoryCluster
+from hcs_webhook.server import make_runner
 from hcs_webhook.settings import VendorRuntime, VendorTable, WebhookSettings
 from hcs_webhook.tls import ReloadingTLS, self_signed
 
@@ -163,7 +164,7 @@ async def served(tmp_path, settings, exchange) -> AsyncIterator[Served]:
     tls = ReloadingTLS(cert, key)
     cluster = InMemoryCluster()
     planner = FakePlanner(lambda pod: PlanResult(vendor="nvidia", model="H100-SXM5-80G"))
-    runner = web.AppRunner(create_app(settings, Deps(cluster, planner, exchange)))
+    runner = make_runner(settings, Deps(cluster, planner, exchange))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls.context)
     await site.start()

@@ -1,6 +1,7 @@
 """The Planner's HTTP adapter against a tiny aiohttp server standing in for hcs-scheduler."""
 
 import asyncio
+import ssl
 
 import pytest
 import pytest_asyncio
@@ -9,6 +10,7 @@ from aiohttp import web
 from hcs_api import PlanRequest
 from hcs_webhook.errors import PlanError
 from hcs_webhook.planner import HttpPlanner
+from hcs_webhook.tls import self_signed
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.integration]
 
@@ -97,3 +99,52 @@ async def test_nobody_listening_is_a_plan_error(kit):
     with pytest.raises(PlanError, match="could not be asked"):
         await planner.plan(kit.pod())
     await planner.close()
+
+
+async def test_sends_its_service_account_token_read_afresh_each_call(extender, kit, tmp_path):
+    seen = []
+
+    async def reply(request):
+        seen.append(request.headers.get("Authorization"))
+        return web.json_response({"error": "nothing free"})
+
+    extender["reply"] = reply
+    token = tmp_path / "token"
+    token.write_text("first-token\n")
+    planner = HttpPlanner(extender["url"], timeout_seconds=2, token_file=token)
+    await planner.plan(kit.pod(kit.container("train", vram="16Gi")))
+    token.write_text("rotated-token")  # the kubelet rotates the projected token
+    await planner.plan(kit.pod(kit.container("train", vram="16Gi")))
+    missing = HttpPlanner(extender["url"], timeout_seconds=2, token_file=tmp_path / "none")
+    await missing.plan(kit.pod(kit.container("train", vram="16Gi")))
+    await planner.close()
+    await missing.close()
+    assert seen == ["Bearer first-token", "Bearer rotated-token", None]
+
+
+async def test_verifies_the_extenders_certificate_against_its_ca(kit, tmp_path):
+    cert, key = self_signed(tmp_path, ["127.0.0.1"])
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    app = web.Application()
+
+    async def plan(request):
+        return web.json_response({"error": "nothing free"})
+
+    app.router.add_post("/plan", plan)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
+    await site.start()
+    url = f"https://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        trusted = HttpPlanner(url, timeout_seconds=2, ca=cert)
+        assert (await trusted.plan(kit.pod())).error == "nothing free"
+        await trusted.close()
+        other_ca, _ = self_signed(tmp_path / "other", ["127.0.0.1"])
+        untrusted = HttpPlanner(url, timeout_seconds=2, ca=other_ca)
+        with pytest.raises(PlanError, match="could not be asked"):
+            await untrusted.plan(kit.pod())
+        await untrusted.close()
+    finally:
+        await runner.cleanup()

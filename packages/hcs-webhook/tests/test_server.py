@@ -8,8 +8,13 @@ import ssl
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from hcs_api import PlanResult
+from hcs_webhook import Deps
+from hcs_webhook.ports import FakePlanner, InMemoryCluster
+from hcs_webhook.server import make_runner
+from hcs_webhook.settings import WebhookSettings
 from hcs_webhook.tls import self_signed
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.integration]
@@ -89,12 +94,12 @@ async def test_bad_reviews_get_400_with_the_reason(served, body, reason):
     assert reason in answer["error"]
 
 
-async def test_body_over_one_mebibyte_is_400(served, kit):
+async def test_body_over_one_mebibyte_is_413_unread(served, kit):
     review = kit.review(kit.pod(kit.container("train", vram="16Gi")))
     review["request"]["object"]["metadata"]["annotations"] = {"x": "y" * (1024 * 1024)}
     status, answer = await served.post("/mutate", review)
-    assert status == 400
-    assert "over 1048576 bytes" in answer["error"]
+    assert status == 413
+    assert "at most 1048576 are read" in answer["error"]
 
 
 async def test_object_that_is_not_a_pod_is_400(served, kit):
@@ -202,3 +207,27 @@ async def test_recorded_bind_update_is_allowed_for_hcs_and_denied_for_a_user(ser
     _, answer = await served.post("/validate", review)
     assert answer["response"]["allowed"] is False
     assert "mallory may not add, change or remove it" in answer["response"]["status"]["message"]
+
+
+async def test_a_slow_client_is_cut_off(tmp_path, exchange):
+    settings = WebhookSettings(request_timeout=0.5)
+    planner = FakePlanner(lambda pod: PlanResult(error="unused"))
+    runner = make_runner(settings, Deps(InMemoryCluster(), planner, exchange))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        for partial in (
+            b"POST /validate HTTP/1.1\r\nHost: x\r\n",  # headers never finished
+            b"POST /validate HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{",  # body
+        ):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(partial)
+            started = asyncio.get_running_loop().time()
+            answer = await asyncio.wait_for(reader.read(), 5)  # until the server closes
+            writer.close()
+            assert asyncio.get_running_loop().time() - started < 3
+            assert answer == b"" or answer.startswith(b"HTTP/1.1 408")
+    finally:
+        await runner.cleanup()

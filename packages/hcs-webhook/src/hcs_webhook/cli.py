@@ -16,7 +16,7 @@ from hcs_webhook.admission import Deps
 from hcs_webhook.errors import ConfigError, WebhookError
 from hcs_webhook.kube import KubernetesCluster, NoCluster
 from hcs_webhook.planner import HttpPlanner
-from hcs_webhook.server import create_app
+from hcs_webhook.server import make_runner
 from hcs_webhook.settings import WebhookSettings, load_settings
 from hcs_webhook.tls import DEFAULT_HOSTS, ReloadingTLS, self_signed
 
@@ -65,7 +65,12 @@ def serve(
         tls = ReloadingTLS(settings.tls_cert, settings.tls_key)
         deps = Deps(
             cluster=_connect(settings),
-            planner=HttpPlanner(settings.scheduler_url, settings.plan_timeout_seconds),
+            planner=HttpPlanner(
+                settings.scheduler_url,
+                settings.plan_timeout_seconds,
+                ca=settings.scheduler_ca,
+                token_file=settings.scheduler_token_file,
+            ),
             exchange=Exchange(load_database()),
         )
     except WebhookError as error:
@@ -87,7 +92,7 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
 
 
 async def _run(settings: WebhookSettings, deps: Deps, tls: ReloadingTLS) -> None:
-    runner = web.AppRunner(create_app(settings, deps), access_log=None)
+    runner = make_runner(settings, deps)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, ssl_context=tls.context)
     await site.start()

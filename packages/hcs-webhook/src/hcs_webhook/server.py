@@ -26,6 +26,7 @@ from hcs_api import describe_validation_error
 from hcs_webhook._podshape import pod_problems
 from hcs_webhook.admission import Admission, Deps
 from hcs_webhook.errors import BadReviewError
+from hcs_webhook.limits import limits_middleware
 from hcs_webhook.review import AdmissionRequest, AdmissionResponse, AdmissionReview
 from hcs_webhook.settings import WebhookSettings
 
@@ -62,8 +63,9 @@ METRICS_KEY = web.AppKey("metrics", Metrics)
 
 def create_app(settings: WebhookSettings, deps: Deps) -> web.Application:
     """The webhook's aiohttp application."""
+    limits = limits_middleware(settings.max_body_bytes, settings.request_timeout)
     app = web.Application(
-        middlewares=[_errors_to_responses], client_max_size=settings.max_body_bytes
+        middlewares=[limits, _errors_to_responses], client_max_size=settings.max_body_bytes
     )
     app[ADMISSION_KEY] = Admission(settings, deps)
     app[METRICS_KEY] = Metrics()
@@ -72,6 +74,19 @@ def create_app(settings: WebhookSettings, deps: Deps) -> web.Application:
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/metrics", _metrics)
     return app
+
+
+def make_runner(settings: WebhookSettings, deps: Deps) -> web.AppRunner:
+    """The app's runner with the server's limits: the keep-alive timer also starts when a
+    connection opens, so a client that has not sent a request's headers within
+    `request_timeout` is disconnected; a refused body is drained at most as long."""
+    timeout = settings.request_timeout
+    return web.AppRunner(
+        create_app(settings, deps),
+        access_log=None,
+        keepalive_timeout=timeout,
+        lingering_time=timeout,
+    )
 
 
 @web.middleware

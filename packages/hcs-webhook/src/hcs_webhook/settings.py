@@ -134,8 +134,13 @@ class WebhookSettings(BaseSettings):
     """PEM private key of `tls_cert`."""
     scheduler_name: str = Field(default="hcs-scheduler", min_length=1)
     """schedulerName given to pods that ask for ai.compute/* (the profile with HCS's extender)."""
-    scheduler_url: str = "http://hcs-scheduler.hcs-system.svc:8888"
+    scheduler_url: str = "https://hcs-scheduler.hcs-system.svc:8888"
     """Base URL of hcs-scheduler's extender, asked `POST /plan` for early binding."""
+    scheduler_ca: Path | None = None
+    """PEM CA bundle that verifies hcs-scheduler's HTTPS certificate; unset: the system's."""
+    scheduler_token_file: Path | None = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+    """Token sent as `Authorization: Bearer` to /plan (hcs-scheduler checks it with a
+    TokenReview), re-read on every call as the kubelet rotates it; a missing file sends none."""
     plan_timeout_seconds: float = Field(default=2.0, gt=0, le=10)
     """How long to wait for a plan; kept well under the webhook's timeoutSeconds (5)."""
     hcs_service_accounts: list[str] = Field(
@@ -152,7 +157,10 @@ class WebhookSettings(BaseSettings):
     max_devices_per_node: int = Field(default=8, ge=1, le=64)
     """Most devices one pod can get (one node); requests needing more are refused."""
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
-    """Largest AdmissionReview accepted; bigger ones get 400."""
+    """Largest AdmissionReview accepted; a bigger one gets 413 from its Content-Length, unread."""
+    request_timeout: float = Field(default=10.0, gt=0, le=300)
+    """Seconds a client has to send a request's headers (from connecting, or from its previous
+    answer on a kept-alive connection) and then its body; a slower one is cut off."""
     enforce_quota: bool = True
     """Deny pods that would take their namespace over a ComputeQuota."""
     trusted_namespaces: list[str] = Field(default_factory=list)

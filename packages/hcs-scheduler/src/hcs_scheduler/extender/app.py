@@ -23,9 +23,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
 
 from hcs_api import PlanRequest, describe_validation_error
+from hcs_scheduler.extender.access import Access, access_middleware
 from hcs_scheduler.extender.binder import Binder
 from hcs_scheduler.extender.decide import Decider
 from hcs_scheduler.extender.leader import LeaderElector
+from hcs_scheduler.extender.limits import limits_middleware
 from hcs_scheduler.extender.metrics import ExtenderMetrics
 from hcs_scheduler.extender.state import ClusterState
 from hcs_scheduler.extender.status import StatusWriter
@@ -69,8 +71,18 @@ class Extender:
 EXTENDER_KEY = web.AppKey("extender", Extender)
 
 
-def create_app(extender: Extender, max_body_bytes: int = 64 << 20) -> web.Application:
-    app = web.Application(client_max_size=max_body_bytes, middlewares=[_errors])
+def create_app(
+    extender: Extender,
+    *,
+    access: Access | None = None,
+    max_body_bytes: int = 4 << 20,
+    request_timeout: float = 10.0,
+) -> web.Application:
+    """The server; `access` says who may bind and plan (None: anyone, as in tests; `serve`
+    builds it from the settings, closed by default)."""
+    middlewares = [limits_middleware(max_body_bytes, request_timeout), _errors]
+    middlewares.insert(0, access_middleware(access or Access(open=True)))
+    app = web.Application(client_max_size=max_body_bytes, middlewares=middlewares)
     app[EXTENDER_KEY] = extender
     app.router.add_post("/filter", _filter)
     app.router.add_post("/prioritize", _prioritize)

@@ -109,6 +109,11 @@ class KubePort(Protocol):
         one raises Conflict (another writer came first); returns it as stored."""
         ...
 
+    async def review_token(self, token: str) -> str | None:
+        """The user the API server authenticates `token` as (a TokenReview); None if it does
+        not. Raises KubeError when the review itself fails."""
+        ...
+
 
 def _decoded(encoded: bytes) -> JsonObject:
     obj: JsonObject = orjson.loads(encoded)
@@ -140,6 +145,8 @@ class InMemoryKube:
         self.calls: list[tuple[str, ...]] = []
         self._leases: dict[tuple[str, str], bytes] = {}
         self._lease_version = 0
+        self.tokens: dict[str, str] = {}
+        """Bearer token -> the user a TokenReview authenticates it as."""
 
     # -- test set-up: put objects in (and tell watchers)
     def apply(self, kind: Kind, obj: JsonObject) -> None:
@@ -268,6 +275,11 @@ class InMemoryKube:
                 409,
             )
         return self._store_lease(namespace, name, body)
+
+    async def review_token(self, token: str) -> str | None:
+        self.calls.append(("review_token",))
+        self._maybe_fail("review_token")
+        return self.tokens.get(token)
 
     def _store_lease(self, namespace: str, name: str, body: JsonObject) -> JsonObject:
         self._lease_version += 1

@@ -34,6 +34,7 @@ from hcs_scheduler.extender.kube_watch import WatchThread, deliver, translate
 
 MERGE_PATCH: Final = "application/merge-patch+json"
 LEASES: Final = "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+TOKEN_REVIEWS: Final = "/apis/authentication.k8s.io/v1/tokenreviews"
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,18 @@ class KubernetesKube:
         return await self._lease_call(
             what, self._send_json, "PUT", path, body, namespace=namespace, name=name
         )
+
+    async def review_token(self, token: str) -> str | None:
+        body = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenReview",
+            "spec": {"token": token},
+        }
+        review = await self._call("token review", self._send_json, "POST", TOKEN_REVIEWS, body)
+        status = review.get("status") or {}
+        if not status.get("authenticated"):
+            return None
+        return str((status.get("user") or {}).get("username") or "") or None
 
     # -- helpers
     def _lister(self, resource: _Resource) -> Callable[..., Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from hcs_api import HcsApiError, describe_validation_error
+from hcs_scheduler.extender.access import Access
 from hcs_scheduler.extender.app import create_app
 from hcs_scheduler.extender.build import build_extender
 from hcs_scheduler.extender.kube import KubePort
@@ -67,13 +69,73 @@ def serve(
     if extender.leader is not None:
         lease = f"{settings.lease_namespace}/{settings.lease_name}"
         mode += f"; binds while it holds lease {lease} as {settings.identity}"
-    click.echo(f"hcs-scheduler extender on {settings.host}:{settings.port} ({mode})", err=True)
+    context = _tls(settings)
+    scheme = "https" if context is not None else "http"
+    click.echo(
+        f"hcs-scheduler extender on {scheme}://{settings.host}:{settings.port} ({mode}); "
+        f"/bind and /plan: {describe(settings)}",
+        err=True,
+    )
+    app = create_app(
+        extender,
+        max_body_bytes=settings.max_body_bytes,
+        request_timeout=settings.request_timeout,
+        access=access_of(settings, kube),
+    )
+    # aiohttp starts the keep-alive timer when a connection opens and closes a connection that
+    # has not finished a request's headers by then: the header timeout. After refusing a body,
+    # it reads and drops the rest for at most lingering_time before it closes.
     web.run_app(
-        create_app(extender, settings.max_body_bytes),
+        app,
         host=settings.host,
         port=settings.port,
+        ssl_context=context,
+        keepalive_timeout=settings.request_timeout,
+        lingering_time=settings.request_timeout,
         print=None,
     )
+
+
+def access_of(settings: ExtenderSettings, kube: KubePort | None) -> Access:
+    """Who may bind and plan, from the settings (client certificates only with a client CA)."""
+    return Access(
+        open=settings.open_bind,
+        clients=frozenset(settings.bind_clients) if settings.client_ca else frozenset(),
+        users=frozenset(settings.token_users),
+        reviewer=kube.review_token if kube is not None else None,
+    )
+
+
+def describe(settings: ExtenderSettings) -> str:
+    if settings.open_bind:
+        return "open to anyone who reaches the port (open_bind)"
+    ways = [f"users {', '.join(settings.token_users)} by bearer token"]
+    if settings.client_ca is not None:
+        ways.insert(0, f"client certificates {', '.join(settings.bind_clients)}")
+    return "only " + " or ".join(ways)
+
+
+def _tls(settings: ExtenderSettings) -> ssl.SSLContext | None:
+    """The server's TLS context: its certificate, and client certificates verified against
+    `client_ca` when one is set (optional at the handshake: filter and prioritize need none)."""
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    except (OSError, ssl.SSLError) as error:
+        raise click.ClickException(
+            f"invalid setting tls_cert/tls_key ({settings.tls_cert}, {settings.tls_key}): {error}"
+        ) from None
+    if settings.client_ca is not None:
+        try:
+            context.load_verify_locations(cafile=settings.client_ca)
+        except (OSError, ssl.SSLError) as error:
+            raise click.ClickException(
+                f"invalid setting client_ca ({settings.client_ca}): {error}"
+            ) from None
+        context.verify_mode = ssl.CERT_OPTIONAL
+    return context
 
 
 def _api(settings: ExtenderSettings) -> KubePort:

@@ -43,8 +43,29 @@ class ExtenderSettings(BaseSettings):
     api_concurrency: int = Field(default=32, ge=1, le=512)
     """Kubernetes API calls in flight at once (binds run side by side: kube-scheduler binds
     many pods concurrently)."""
-    max_body_bytes: int = Field(default=64 << 20, gt=0)
-    """Largest request body accepted (a NodeList of 5,000 full nodes is tens of MiB)."""
+    max_body_bytes: int = Field(default=4 << 20, ge=1024)
+    """Largest request body; a bigger one gets 413 before it is read. kube-scheduler with
+    `nodeCacheCapable: true` (the shipped configuration) sends node names only, about 100 KiB
+    for 5,000 nodes; raise it to tens of MiB for full NodeLists."""
+    request_timeout: float = Field(default=10.0, gt=0, le=300)
+    """Seconds a client has to send a request's headers (from connecting, or from its previous
+    answer on a kept-alive connection) and then its body; a slower one is cut off."""
+    tls_cert: Path | None = None
+    """PEM certificate chain: serve HTTPS (kube-scheduler's extender `tlsConfig.caFile` trusts
+    its CA). Unset: plain HTTP."""
+    tls_key: Path | None = None
+    """PEM private key of `tls_cert`."""
+    client_ca: Path | None = None
+    """PEM CA bundle that signs the client certificates allowed to bind (kube-scheduler's
+    extender `tlsConfig.certFile`); needs `tls_cert`."""
+    bind_clients: list[str] = Field(default_factory=lambda: ["hcs-kube-scheduler"])
+    """Subject common names of verified client certificates that may call /bind and /plan."""
+    token_users: list[str] = Field(
+        default_factory=lambda: ["system:serviceaccount:hcs-system:hcs-webhook"]
+    )
+    """Users a bearer token may authenticate as (TokenReview) to call /bind and /plan."""
+    open_bind: bool = False
+    """Let anyone who reaches the port call /bind and /plan: a test cluster only."""
     leader_elect: bool = True
     """Elect one leader among replicas through a Lease; off: this replica always leads."""
     lease_name: str = Field(default="hcs-scheduler-extender", min_length=1)
@@ -59,6 +80,14 @@ class ExtenderSettings(BaseSettings):
     """Seconds between attempts to acquire or renew the lease (< renew_deadline)."""
     identity: str = Field(default_factory=default_identity, min_length=1)
     """This replica's holderIdentity in the Lease; default $POD_NAME, else hostname_<uuid>."""
+
+    @model_validator(mode="after")
+    def _tls_files_together(self) -> ExtenderSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key must be given together")
+        if self.client_ca is not None and self.tls_cert is None:
+            raise ValueError("client_ca needs tls_cert and tls_key (client certificates need TLS)")
+        return self
 
     @model_validator(mode="after")
     def _lease_timings_in_order(self) -> ExtenderSettings:
