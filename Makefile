@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Packages checked by mypy --strict (the pure-decision ones, as they land).
 STRICT := packages/hcs-envtest/src/hcs_envtest packages/hcs-api/src/hcs_api packages/hcs-exchange/src/hcs_exchange packages/hcs-scheduler/src/hcs_scheduler packages/hcs-agent/src/hcs_agent packages/hcs-webhook/src/hcs_webhook
 
-.PHONY: run test lint venv bazel controlplane crds wheels check-install lock clean
+.PHONY: run test lint venv bazel controlplane crds wheels check-install lock clean reliability
 
 ## run: set up, then the main job: the simulator on its bundled scenarios (policy comparison on
 ## a mixed 4-vendor cluster and an Alibaba trace sample, then vendor-neutral vs vendor-locked)
@@ -23,6 +23,15 @@ test: venv bazel
 ## etcd from the Go modules pinned in tools/controlplane; prints the folder they are in
 controlplane:
 	@tools/controlplane/build.sh
+
+## reliability: the reliability suite at full size, each part printing its table row
+## (1,000 concurrent binds, 10 x kill -9 of the extender, 100,000 fuzzed bodies per server,
+## 8 processes racing one VRAM quota); `make test` runs a short version of each
+reliability: venv
+	@bin=$$(tools/controlplane/build.sh) && export HCS_CONTROLPLANE_BIN=$$bin && \
+	  for part in binds restarts fuzz interceptor_race; do \
+	    $(BIN)/python bench/reliability/$$part.py || exit 1; \
+	  done
 
 ## lint: ruff (lint + format), mypy --strict on the pure packages, the package-arrow contracts
 lint: venv

@@ -225,7 +225,9 @@ def start_extender(
         "--port",
         str(port),
     ]
-    env = {**os.environ, **settings}
+    # Plain HTTP on loopback, bind open: the benchmark measures scheduling, not TLS handshakes
+    # (tests/kube/test_access.py proves the closed default with the real kube-scheduler).
+    env = {**os.environ, "HCS_SCHEDULER_OPEN_BIND": "true", **settings}
     process = Process("hcs-scheduler", argv, plane.log("hcs-scheduler"), env=env)
     ready = lambda: http_status(port, "/readyz", None) == 200  # noqa: E731
     try:
@@ -247,6 +249,8 @@ def scheduler_config(
     else:
         for extender in config["extenders"]:
             extender["urlPrefix"] = extender_url
+            extender["enableHTTPS"] = False  # the extender above serves plain HTTP
+            extender.pop("tlsConfig", None)
     config["leaderElection"]["resourceName"] = lease
     connection = dict(config.get("clientConnection") or {})
     if qps is not None:
