@@ -136,3 +136,22 @@ async def test_a_body_over_the_limit_is_refused_unread_and_a_slow_one_given_up()
         assert took < 3
     finally:
         await server.close()
+
+
+@pytest.mark.asyncio
+async def test_a_background_loop_that_dies_fails_health_instead_of_going_stale(caplog):
+    # A bug (not an API error) in the watch loop must not leave a server that answers from a
+    # cache nobody updates: /healthz fails (the kubelet restarts it) and /readyz says why.
+    kube = InMemoryKube()
+    kube.fail_next["list"] = RuntimeError("a bug while listing")  # type: ignore[assignment]
+    extender = build_extender(ExtenderSettings(leader_elect=False), kube)
+    async with TestClient(TestServer(create_app(extender))) as client:
+        for _ in range(50):
+            if extender.failed:
+                break
+            await asyncio.sleep(0.01)
+        health = await client.get("/healthz")
+        assert health.status == 500
+        assert "a bug while listing" in (await health.json())["status"]
+        assert (await client.get("/readyz")).status == 503
+    assert any("stopped" in r.message and r.levelname == "CRITICAL" for r in caplog.records)

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import orjson
@@ -66,6 +66,9 @@ class Extender:
     """Sums allocations into ComputeNode status.devices; None in static mode."""
     leader: LeaderElector | None = None
     """Holds this replica's claim on the Lease; None: the only replica, always leading."""
+    failed: list[str] = field(default_factory=list)
+    """Background loops that stopped on an error: the process is broken (its cache no longer
+    follows the API), so /healthz fails and the kubelet restarts it."""
 
 
 EXTENDER_KEY = web.AppKey("extender", Extender)
@@ -93,15 +96,28 @@ def create_app(
     app.router.add_get("/metrics", _metrics)
     for loop in (extender.syncer, extender.status_writer, extender.leader):
         if loop is not None:
-            app.cleanup_ctx.append(_background(loop.run))
+            app.cleanup_ctx.append(_background(loop.run, extender.failed))
     return app
 
 
-def _background(run: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[web.Application], Any]:
-    """A task that lives as long as the app (the watch loop, the status writer, the elector)."""
+def _background(
+    run: Callable[[], Coroutine[Any, Any, None]], failed: list[str]
+) -> Callable[[web.Application], Any]:
+    """A task that lives as long as the app (the watch loop, the status writer, the elector).
+    One that stops on an error is logged with its traceback and recorded in `failed`: never a
+    silent death that leaves the cache stale while the server keeps answering."""
+
+    def stopped(task: asyncio.Task[None]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        error = task.exception()
+        name = getattr(run, "__qualname__", str(run))
+        log.critical("%s stopped: %r", name, error, exc_info=error)
+        failed.append(f"{name} stopped: {error!r}")
 
     async def context(app: web.Application) -> Any:
         task = asyncio.create_task(run())
+        task.add_done_callback(stopped)
         yield
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -220,12 +236,17 @@ async def _plan(request: web.Request, extender: Extender) -> Any:
 
 
 async def _healthz(request: web.Request) -> web.StreamResponse:
+    failed = request.app[EXTENDER_KEY].failed
+    if failed:
+        return web.json_response({"status": "; ".join(failed)}, status=500)
     return web.json_response({"status": "ok"})
 
 
 async def _readyz(request: web.Request) -> web.StreamResponse:
     extender = request.app[EXTENDER_KEY]
     state, leader = extender.state, extender.leader
+    if extender.failed:
+        return web.json_response({"status": "; ".join(extender.failed)}, status=503)
     if not state.synced:
         return web.json_response({"status": "cache not synced yet"}, status=503)
     if leader is not None and not leader.is_leader:
