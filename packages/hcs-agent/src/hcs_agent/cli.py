@@ -12,7 +12,7 @@ from typing import NoReturn
 
 import click
 
-from hcs_agent import __version__
+from hcs_agent import __version__, runtime
 from hcs_agent.agent import Agent, make_detectors, profile_database
 from hcs_agent.calibrate import calibrate
 from hcs_agent.collect import Collector
@@ -116,6 +116,48 @@ def run(
     except AgentError as error:
         _fail(str(error))
     asyncio.run(_serve(agent, settings, once))
+
+
+@main.command(name="runtime")
+@click.option(
+    "--runtime-dir",
+    type=click.Path(path_type=Path),
+    default=runtime.Layout.runtime_dir,
+    show_default=True,
+    help="The node's runtime directory.",
+)
+@click.option(
+    "--host-root",
+    type=click.Path(path_type=Path),
+    default=runtime.Layout.host_root,
+    show_default=True,
+    help="Where the host's / is seen (the vendors' drivers).",
+)
+@click.option(
+    "--interceptor",
+    type=click.Path(path_type=Path),
+    default=runtime.Layout.interceptor,
+    show_default=True,
+    help="The interposer to install.",
+)
+@click.option(
+    "--container-dir",
+    default=runtime.Layout.container_dir,
+    show_default=True,
+    help="Where containers see the runtime directory (the webhook's runtime_mount_path).",
+)
+def runtime_dir(runtime_dir: Path, host_root: Path, interceptor: Path, container_dir: str) -> None:
+    """Prepare the node's runtime directory: the interposer, the local vendor's driver
+    bind-mounted, one lib/ for LD_LIBRARY_PATH. Safe to run again."""
+    layout = runtime.Layout(runtime_dir, host_root, interceptor, container_dir)
+    try:
+        done = runtime.apply(
+            runtime.plan(layout, runtime.listing), runtime.is_mount_point, runtime.bind_mount
+        )
+    except (AgentError, OSError) as error:
+        _fail(str(error))
+    for line in done or [f"{runtime_dir} is up to date"]:
+        click.echo(line)
 
 
 async def _serve(agent: Agent, settings: AgentSettings, once: bool) -> None:
