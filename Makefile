@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Packages checked by mypy --strict (the pure-decision ones, as they land).
 STRICT := packages/hcs-envtest/src/hcs_envtest packages/hcs-api/src/hcs_api packages/hcs-exchange/src/hcs_exchange packages/hcs-scheduler/src/hcs_scheduler packages/hcs-agent/src/hcs_agent packages/hcs-webhook/src/hcs_webhook
 
-.PHONY: run test lint venv bazel controlplane crds wheels check-install lock clean reliability
+.PHONY: run test lint venv bazel controlplane helm crds wheels check-install lock clean reliability images
 
 ## run: set up, then the main job: the simulator on its bundled scenarios (policy comparison on
 ## a mixed 4-vendor cluster and an Alibaba trace sample, then vendor-neutral vs vendor-locked)
@@ -14,15 +14,26 @@ run: venv
 	@echo
 	@$(BIN)/hcs-scheduler simulate --protocol vendor-lock --report reports/default
 
-## test: set up (virtualenv, bazel, the Kubernetes control plane), then every test through
-## `bazel test //...`; the real-API tests find the control plane through HCS_CONTROLPLANE_BIN
+## test: set up (virtualenv, bazel, the Kubernetes control plane, Helm), then every test through
+## `bazel test //...`; the real-API tests find the control plane through HCS_CONTROLPLANE_BIN,
+## the chart's tests Helm through HCS_HELM
 test: venv bazel
-	@bin=$$(tools/controlplane/build.sh) && HCS_CONTROLPLANE_BIN=$$bin tools/bazel_test.sh
+	@bin=$$(tools/controlplane/build.sh) && helm=$$(tools/bootstrap/helm.sh) && \
+	  HCS_CONTROLPLANE_BIN=$$bin HCS_HELM=$$helm tools/bazel_test.sh
 
 ## controlplane: build (or reuse) kube-apiserver, kube-scheduler, kube-controller-manager and
 ## etcd from the Go modules pinned in tools/controlplane; prints the folder they are in
 controlplane:
 	@tools/controlplane/build.sh
+
+## helm: fetch (once) Helm v3 for the chart's tests and `helm install`; prints its path
+helm:
+	@tools/bootstrap/helm.sh
+
+## images: build the agent, scheduler and webhook images with buildah (root; vfs storage,
+## chroot isolation) on a Debian base made from Debian's packages; see images/README.md
+images:
+	@tools/images/build.sh
 
 ## reliability: the reliability suite at full size, each part printing its table row
 ## (1,000 concurrent binds, 10 x kill -9 of the extender, 100,000 fuzzed bodies per server,

@@ -7,8 +7,10 @@ cd "$(dirname "$0")/.."
 bep=$(mktemp)
 trap 'rm -f "$bep"' EXIT
 # --keep_going: one broken target must not hide the results of the others.
-# HCS_CONTROLPLANE_BIN (set by `make test`) reaches the tests that start a real control plane.
-bazel test //... --keep_going --build_event_json_file="$bep" --test_env=HCS_CONTROLPLANE_BIN "$@"
+# HCS_CONTROLPLANE_BIN (set by `make test`) reaches the tests that start a real control plane,
+# HCS_HELM (likewise) the chart's tests.
+bazel test //... --keep_going --build_event_json_file="$bep" --test_env=HCS_CONTROLPLANE_BIN \
+  --test_env=HCS_HELM "$@"
 bazel_status=$?
 labels=$(bazel query 'tests(//...)' 2>/dev/null)
 if [ -z "$labels" ]; then

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from hcs_exchange import Exchange, load_database
 from hcs_webhook.admission import Deps
+from hcs_webhook.certs import certs
 from hcs_webhook.errors import ConfigError, WebhookError
 from hcs_webhook.kube import KubernetesCluster, NoCluster
 from hcs_webhook.planner import HttpPlanner
@@ -26,6 +27,9 @@ log = logging.getLogger("hcs_webhook")
 @click.group()
 def main() -> None:
     """HCS admission webhook: validates ai.compute/* pods and injects the vendor runtime."""
+
+
+main.add_command(certs)
 
 
 @main.command()
