@@ -9,6 +9,8 @@ load("@rules_python//python:defs.bzl", "py_library")
 load("//tools/bazel:pytest.bzl", "pytest_test", "pytest_tests")
 
 def hcs_python_package(module, visibility, deps = [], test_deps = [], test_data = []):
+    # The pyproject names the package's version; the image recipes' test (tests/images) reads it.
+    native.exports_files(["pyproject.toml"], visibility = ["//tests:__subpackages__"])
     py_library(
         name = module,
         srcs = native.glob(["src/%s/**/*.py" % module]),
