@@ -170,6 +170,16 @@ def test_the_agent_reports_for_its_own_node_from_the_host_sysfs(render):
     assert {"hcs.io/unhealthy", "hcs.io/degraded"} <= tolerated
 
 
+def test_the_webhook_preloads_from_the_file_only_where_the_agent_writes_it(render):
+    def preload(*flags: str) -> object:
+        webhook = find(render("default", *flags), "Deployment", "hcs-webhook")
+        return env(containers(webhook)["webhook"]).get("HCS_WEBHOOK_PRELOAD_FROM_FILE")
+
+    assert preload() == "true"  # the agent's init container writes ld.so.preload
+    assert preload("--set", "agent.prepareRuntimeDirectory=false") is None
+    assert preload("--set", "webhook.settings.preload_from_file=false") is None  # theirs wins
+
+
 def test_inventory_mode_reports_the_inventory(render):
     documents = render("dev")
     config = find(documents, "ConfigMap", "hcs-agent")["data"]

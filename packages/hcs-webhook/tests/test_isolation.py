@@ -9,6 +9,8 @@ import json
 import pytest
 
 from hcs_webhook.isolation import isolation_problems
+from hcs_webhook.mutation import Binding, mutate
+from hcs_webhook.validation import read_request
 
 pytestmark = [pytest.mark.integration]
 
@@ -212,3 +214,28 @@ async def test_an_ephemeral_container_added_later_is_refused(served, kit):
     review["request"]["subResource"] = "ephemeralcontainers"
     _, answer = await served.post("/validate", review)
     assert answer["response"]["allowed"] is True
+
+
+def test_the_preload_file_mount_is_hcs_own_and_survives_reinvocation(kit, settings):
+    preloading = settings.model_copy(update={"preload_from_file": True})
+    obj = kit.pod(kit.container("train", vram="16Gi"))
+    patch = mutate(obj, read_request(obj), preloading, Binding()).patch
+    mutated = kit.apply_patch(obj, patch)
+    mounts = {m["mountPath"]: m for m in mutated["spec"]["containers"][0]["volumeMounts"]}
+    assert mounts["/etc/ld.so.preload"] == {
+        "name": "hcs-runtime",
+        "mountPath": "/etc/ld.so.preload",
+        "subPath": "ld.so.preload",
+        "readOnly": True,
+    }
+    assert "/usr/local/hcs" in mounts
+    kit.assert_valid_pod(mutated)
+    assert isolation_problems(mutated, preloading, "ml") == []
+    again = mutate(mutated, read_request(mutated), preloading, Binding())
+    assert again.patch == []  # idempotent: both runtime mounts are there
+    # Off (the default), nothing is mounted at /etc/ld.so.preload.
+    plain = kit.apply_patch(obj, mutate(obj, read_request(obj), settings, Binding()).patch)
+    assert all(
+        m["mountPath"] != "/etc/ld.so.preload"
+        for m in plain["spec"]["containers"][0]["volumeMounts"]
+    )

@@ -24,11 +24,16 @@ from typing import Any
 from hcs_api import HcsApiError
 from hcs_api.names import Vendor, devices_annotation, vram_quota_annotation
 from hcs_webhook._early import DRIVER_PREFIX
-from hcs_webhook.mutation import QUOTA_VARIABLE, RUNTIME_VOLUME, env_from_annotation, normal_env
+from hcs_webhook.mutation import (
+    PRELOAD_FILE,
+    QUOTA_VARIABLE,
+    RUNTIME_VOLUME,
+    env_from_annotation,
+    normal_env,
+)
 from hcs_webhook.settings import WebhookSettings
 
 REGION_VARIABLE = "HCS_SHM_PATH"
-PRELOAD_FILE = "/etc/ld.so.preload"
 DEVICE_DIR = "/dev"
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 
@@ -183,10 +188,13 @@ def _is_hcs_mount(
 ) -> bool:
     volume = volumes.get(str(mount.get("name")))
     host = _hcs_volume(volume, settings) if volume is not None else None
+    target = posixpath.normpath(str(mount.get("mountPath")))
+    if host == settings.runtime_host_path and mount.get("subPath") == "ld.so.preload":
+        return target == path == PRELOAD_FILE  # HCS's own preload_from_file mount
     if host is None or mount.get("subPath") or mount.get("subPathExpr"):
         return False
     expected = settings.runtime_mount_path if host == settings.runtime_host_path else host
-    return posixpath.normpath(str(mount.get("mountPath"))) == expected == path
+    return target == expected == path
 
 
 def _under(path: str, top: str) -> bool:

@@ -22,6 +22,7 @@ RUNTIME_VOLUME = "hcs-runtime"
 DEFAULT_SCHEDULER = "default-scheduler"
 QUOTA_VARIABLE = "HCS_VRAM_QUOTA"
 """The interceptor's VRAM quota variable (native/interceptor)."""
+PRELOAD_FILE = "/etc/ld.so.preload"
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def mutate(
         tokens = ("spec", key, index)
         ops += _limits(container, tokens)
         ops += _env(container, tokens, desired_env(container["name"], settings, binding), warnings)
-        mounts = [_runtime_mount(settings)]
+        mounts = _runtime_mounts(settings)
         if binding.vendor is not None:
             mounts += _early.driver_mounts(settings.runtime(binding.vendor))
         if binding.rebind_image and binding.vendor is not None and key == "containers":
@@ -183,11 +184,11 @@ def _mounts(
     warnings: list[str],
 ) -> list[Op]:
     existing = [m for m in container.get("volumeMounts") or [] if isinstance(m, dict)]
-    names = {m.get("name") for m in existing}
+    present = {(m.get("name"), m.get("mountPath")) for m in existing}
     paths = {m.get("mountPath"): m.get("name") for m in existing}
     missing = []
     for mount in desired:
-        if mount["name"] in names:
+        if (mount["name"], mount["mountPath"]) in present:
             continue
         if mount["mountPath"] in paths:
             warnings.append(
@@ -212,5 +213,17 @@ def _runtime_volume(settings: WebhookSettings) -> dict[str, Any]:
     return {"name": RUNTIME_VOLUME, "hostPath": path}
 
 
-def _runtime_mount(settings: WebhookSettings) -> dict[str, Any]:
-    return {"name": RUNTIME_VOLUME, "mountPath": settings.runtime_mount_path, "readOnly": True}
+def _runtime_mounts(settings: WebhookSettings) -> list[dict[str, Any]]:
+    mounts = [{"name": RUNTIME_VOLUME, "mountPath": settings.runtime_mount_path, "readOnly": True}]
+    if settings.preload_from_file:
+        # ld.so reads /etc/ld.so.preload for every dynamically linked program, whatever its
+        # environment: a process that clears LD_PRELOAD still gets the interposer.
+        mounts.append(
+            {
+                "name": RUNTIME_VOLUME,
+                "mountPath": PRELOAD_FILE,
+                "subPath": "ld.so.preload",
+                "readOnly": True,
+            }
+        )
+    return mounts

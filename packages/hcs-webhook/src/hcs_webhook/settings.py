@@ -151,6 +151,10 @@ class WebhookSettings(BaseSettings):
     """Node directory the agent keeps: libhcs_interceptor.so and the local driver, under lib/."""
     runtime_mount_path: str = "/usr/local/hcs"
     """Where that directory appears in containers (read-only)."""
+    preload_from_file: bool = False
+    """Also mount the runtime directory's `ld.so.preload` at /etc/ld.so.preload, so the dynamic
+    loader preloads the interposer even where a process clears LD_PRELOAD. Needs nodes whose
+    runtime directory holds the file (`hcs-agent runtime`, the chart's init container)."""
     code_dir: str = "/workspace"
     """Where the user's code is in their image, for image rebinding (a container's workingDir,
     when set, wins)."""
