@@ -19,6 +19,7 @@ import base64
 import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import click
@@ -28,6 +29,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from hcs_webhook.kube import api_client
+from hcs_webhook.tls import certificate_builder, key_pem
 
 Data = dict[str, bytes]
 """A Secret's data, decoded: tls.crt, tls.key, ca.crt (PEM)."""
@@ -165,7 +169,7 @@ def _issue_ca(now: datetime.datetime, validity: datetime.timedelta) -> Pair:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hcs-ca")])
     usage = x509.KeyUsage(True, False, False, False, False, True, True, False, False)
     cert = (
-        _builder(name, name, key.public_key(), now, validity)
+        certificate_builder(name, name, key.public_key(), now, validity)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(usage, critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
@@ -179,7 +183,7 @@ def _issue_leaf(leaf: Leaf, ca: Pair, now: datetime.datetime, lifetimes: Lifetim
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, leaf.common_name)])
     usage = x509.KeyUsage(True, False, False, False, False, False, False, False, False)
     builder = (
-        _builder(subject, ca[0].subject, key.public_key(), now, lifetimes.validity)
+        certificate_builder(subject, ca[0].subject, key.public_key(), now, lifetimes.validity)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(usage, critical=True)
         .add_extension(x509.ExtendedKeyUsage([leaf.usage]), critical=False)
@@ -193,33 +197,10 @@ def _issue_leaf(leaf: Leaf, ca: Pair, now: datetime.datetime, lifetimes: Lifetim
     return builder.sign(ca[1], hashes.SHA256()), key
 
 
-def _builder(
-    subject: x509.Name,
-    issuer: x509.Name,
-    public_key: ec.EllipticCurvePublicKey,
-    now: datetime.datetime,
-    validity: datetime.timedelta,
-) -> x509.CertificateBuilder:
-    # Five minutes back: nodes whose clocks run a little behind accept it at once.
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + validity)
-    )
-
-
 def _data(pair: Pair, ca: x509.Certificate) -> Data:
     return {
         "tls.crt": pair[0].public_bytes(serialization.Encoding.PEM),
-        "tls.key": pair[1].private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
+        "tls.key": key_pem(pair[1]),
         "ca.crt": ca.public_bytes(serialization.Encoding.PEM),
     }
 
@@ -356,10 +337,6 @@ def _pairs(values: tuple[str, ...]) -> list[tuple[str, str]]:
 
 def _api_client(kubeconfig: str | None) -> Any:
     try:
-        if kubeconfig:
-            return kubernetes.config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
-        configuration = kubernetes.client.Configuration()
-        kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        return kubernetes.client.ApiClient(configuration)
+        return api_client(Path(kubeconfig) if kubeconfig else None)
     except kubernetes.config.ConfigException as error:
         raise click.ClickException(f"cannot reach the Kubernetes API: {error}") from None

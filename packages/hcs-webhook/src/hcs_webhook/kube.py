@@ -28,6 +28,18 @@ _LIVE_PODS = "status.phase!=Succeeded,status.phase!=Failed"
 _Model = TypeVar("_Model", ComputeNode, ComputeQuota)
 
 
+def api_client(kubeconfig: Path | None) -> kubernetes.client.ApiClient:
+    """A client from `kubeconfig`, else the pod's service account; raises ConfigException."""
+    if kubeconfig is not None:
+        client: kubernetes.client.ApiClient = kubernetes.config.new_client_from_config(  # type: ignore[no-untyped-call]
+            config_file=str(kubeconfig)
+        )
+        return client
+    configuration = kubernetes.client.Configuration()
+    kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    return kubernetes.client.ApiClient(configuration)
+
+
 class KubernetesCluster:
     """Reads ComputeQuotas, pods and ComputeNodes from the API server."""
 
@@ -48,12 +60,7 @@ class KubernetesCluster:
                 log.warning("no Kubernetes API configured: quota and ComputeNode reads will fail")
                 return NoCluster()
             kubeconfig = default
-        if kubeconfig is not None:
-            client = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
-            return cls(client)
-        configuration = kubernetes.client.Configuration()
-        kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        return cls(kubernetes.client.ApiClient(configuration))
+        return cls(api_client(kubeconfig))
 
     async def compute_quotas(self, namespace: str) -> list[ComputeQuota]:
         body = await self._call(
