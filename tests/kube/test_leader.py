@@ -3,6 +3,7 @@ the leader dies, and no write at a stale resourceVersion ever lands."""
 
 import asyncio
 import contextlib
+import threading
 
 import pytest
 from hcs_envtest import wait_for
@@ -115,3 +116,36 @@ def test_the_adapters_lease_calls_against_the_api_server(control_plane, api):
         kube.close()
         with contextlib.suppress(ApiException):
             api.coordination.delete_namespaced_lease("adapter-check", "hcs-system")
+
+
+def test_lease_calls_never_wait_behind_a_pool_full_of_binds(control_plane, api):
+    """A renewal must not queue behind a burst of API calls (the leader would step down): with
+    the one worker thread busy, a Lease read still reaches the API server and is answered."""
+    ensure_namespace(api, "hcs-system")
+    kube = KubernetesKube(control_plane.api_client(), concurrency=1)
+    release = threading.Event()
+
+    class Answer:
+        data = b"{}"
+
+        def release_conn(self) -> None:
+            """No pooled connection was taken: nothing to give back."""
+
+    def a_slow_call(**_: object) -> Answer:
+        release.wait(10)
+        return Answer()
+
+    async def scenario() -> None:
+        busy = asyncio.create_task(kube._call("a slow bind", a_slow_call))
+        await asyncio.sleep(0.05)  # the pool's one thread is taken
+        with pytest.raises(NotFound):  # answered by the API server, not queued behind the bind
+            await asyncio.wait_for(kube.get_lease("hcs-system", "no-such-lease"), 3)
+        assert not busy.done()
+        release.set()
+        assert await busy == {}
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        release.set()
+        kube.close()

@@ -1,5 +1,6 @@
 """The node's runtime directory: the interposer, the local vendor's driver bind-mounted for real,
-one lib/ of relative links for LD_LIBRARY_PATH; running it again changes nothing."""
+one lib/ of relative links for LD_LIBRARY_PATH; running it again changes nothing. The bind
+mounts are real, so these tests run as root (as CI and `make test` here do)."""
 
 from __future__ import annotations
 
@@ -55,7 +56,6 @@ def prepared(tmp_path):
         subprocess.run(["umount", str(mount)], check=True)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="bind mounts need root (CI here runs as root)")
 def test_apply_mounts_for_real_and_a_second_run_changes_nothing(prepared):
     plan = runtime.plan(prepared, runtime.listing)
     done = runtime.apply(plan, runtime.is_mount_point, runtime.bind_mount)
@@ -90,7 +90,6 @@ def test_a_refused_mount_says_what_it_needs(tmp_path, monkeypatch):
         runtime.bind_mount(tmp_path, tmp_path / "x")
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="bind mounts need root (CI here runs as root)")
 def test_the_command_prepares_then_reports_up_to_date(prepared):
     argv = [sys.executable, "-m", "hcs_agent", "runtime", "--runtime-dir",
             str(prepared.runtime_dir), "--host-root", str(prepared.host_root),

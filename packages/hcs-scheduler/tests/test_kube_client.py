@@ -346,31 +346,3 @@ async def test_from_environment_reads_a_kubeconfig(kmock, tmp_path):
 async def test_from_environment_names_a_missing_kubeconfig(tmp_path):
     with pytest.raises(KubeError, match=r"cannot load Kubernetes credentials from .*nowhere"):
         KubernetesKube.from_environment(str(tmp_path / "nowhere"))
-
-
-async def test_lease_calls_never_wait_behind_a_pool_full_of_binds(kmock):
-    """A renewal must not queue behind a burst of API calls (the leader would step down)."""
-    kube = KubernetesKube(k8s.ApiClient(k8s.Configuration(host=str(kmock.url))), concurrency=1)
-    release = threading.Event()
-
-    class Answer:
-        data = b"{}"
-
-        def release_conn(self) -> None:
-            """No pooled connection was taken: nothing to give back."""
-
-    def a_slow_call(**_: Any) -> Answer:
-        release.wait(10)
-        return Answer()
-
-    try:
-        busy = asyncio.create_task(kube._call("a slow bind", a_slow_call))
-        await asyncio.sleep(0.05)  # the pool's one thread is taken
-        with pytest.raises(NotFound):  # answered, not queued behind the bind
-            await asyncio.wait_for(kube.get_lease("hcs-system", "hcs-scheduler-extender"), 3)
-        assert not busy.done()
-        release.set()
-        assert await busy == {}
-    finally:
-        release.set()
-        kube.close()

@@ -21,6 +21,7 @@ itself unprivileged. Running it again is safe: what is in place is left alone.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Callable, Iterable, Mapping
@@ -126,11 +127,9 @@ def apply(
 
 def _write_if_changed(path: Path, content: bytes, mode: int) -> bool:
     """Replace `path` atomically (a running container may be loading it) if it differs."""
-    try:
+    with contextlib.suppress(FileNotFoundError):
         if path.read_bytes() == content:
             return False
-    except FileNotFoundError:
-        pass
     temporary = path.with_name(f".{path.name}.new")
     temporary.write_bytes(content)
     temporary.chmod(mode)
