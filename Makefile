@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Packages checked by mypy --strict (the pure-decision ones, as they land).
 STRICT := packages/hcs-envtest/src/hcs_envtest packages/hcs-api/src/hcs_api packages/hcs-exchange/src/hcs_exchange packages/hcs-scheduler/src/hcs_scheduler packages/hcs-agent/src/hcs_agent packages/hcs-webhook/src/hcs_webhook
 
-.PHONY: run test lint venv bazel controlplane helm crds wheels check-install lock clean reliability images
+.PHONY: run test lint venv bazel controlplane helm crds wheels check-install lock clean reliability images mutation mutation-sample
 
 ## run: set up, then the main job: the simulator on its bundled scenarios (policy comparison on
 ## a mixed 4-vendor cluster and an Alibaba trace sample, then vendor-neutral vs vendor-locked)
@@ -43,6 +43,20 @@ reliability: venv
 	  for part in binds restarts fuzz interceptor_race; do \
 	    $(BIN)/python bench/reliability/$$part.py || exit 1; \
 	  done
+
+## mutation: mutmut over the decision modules (tools/mutation/modules.toml), every mutant; prints
+## the score per module and every live mutant not listed as equivalent (tools/mutation/README.md)
+mutation: venv
+	@$(BIN)/python tools/mutation/run.py
+
+## mutation-sample: CI's time-boxed sample: MUTATION_SAMPLE random mutants of each decision
+## module changed in the last MUTATION_COMMITS commits; fails on a live one
+MUTATION_COMMITS ?= 20
+MUTATION_SAMPLE ?= 30
+mutation-sample: venv
+	@base=$$(git rev-list --max-count=$(MUTATION_COMMITS) HEAD | tail -1) && \
+	  $(BIN)/python tools/mutation/run.py --changed-since "$$base" \
+	    --sample $(MUTATION_SAMPLE) --time-box 240
 
 ## lint: ruff (lint + format), mypy --strict on the pure packages, the package-arrow contracts
 lint: venv

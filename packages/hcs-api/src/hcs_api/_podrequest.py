@@ -16,7 +16,7 @@ from operator import attrgetter
 from typing import Any
 
 from hcs_api._quantity import Quantity
-from hcs_api.errors import QuantityError, RequestError
+from hcs_api.errors import QuantityError, RequestError, a_type
 from hcs_api.names import RESOURCE_PREFIX, Annotation, Resource, Vendor
 
 
@@ -164,7 +164,7 @@ def _container(item: object, kind: ContainerKind) -> ContainerRequest:
     name = container.get("name")
     if not isinstance(name, str) or not name:
         raise RequestError(
-            f"a{'n' if kind is ContainerKind.INIT else ''} {kind} container has no name"
+            f"a{'' if kind is ContainerKind.SIDECAR else 'n'} {kind} container has no name"
         )
     resources = _mapping(container.get("resources") or {}, f"container {name!r} resources")
     requests = _compute_entries(resources.get("requests"), name, "requests")
@@ -229,8 +229,6 @@ def read_preferences(annotations: Mapping[str, Any]) -> Preferences:
         both = sorted(str(x) for x in allowed & denied)
         if both:
             raise RequestError(f"{what} {', '.join(both)} is both allowed and excluded")
-    if vendors and vendors <= exclude_vendors:
-        raise RequestError("every allowed vendor is also excluded")
     topology = _annotation(annotations, Annotation.TOPOLOGY)
     if topology is None:
         topology = TopologyPreference.PREFERRED
@@ -261,7 +259,7 @@ def _annotation(annotations: Mapping[str, Any], key: Annotation) -> str | None:
     raw = annotations.get(key)
     if raw is None or isinstance(raw, str):
         return raw
-    raise RequestError(f"{key} is a {type(raw).__name__}, not a string")
+    raise RequestError(f"{key} is {a_type(raw)}, not a string")
 
 
 def _word_set(annotations: Mapping[str, Any], key: Annotation) -> frozenset[str]:

@@ -22,7 +22,7 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
-from hcs_api.errors import QuantityError
+from hcs_api.errors import QuantityError, a_type
 
 # The grammar of a quantity, as Kubernetes parses it (integer exponents only).
 _QUANTITY_RE = re.compile(
@@ -178,7 +178,7 @@ def _convert(value: object) -> tuple[Decimal, QuantityFormat]:
         # JSON numbers such as 1.5 arrive as floats; their shortest repr is what was written.
         if not math.isfinite(value):
             raise QuantityError(f"{value} is not a quantity (not finite)")
-        return _parse(repr(value).replace("e+", "e"))
+        return _parse(repr(value))
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise QuantityError(f"{value} is not a quantity (not finite)")
@@ -187,9 +187,7 @@ def _convert(value: object) -> tuple[Decimal, QuantityFormat]:
 
 
 def _not_a_quantity(value: object) -> QuantityError:
-    # Named by its type, never printed: the repr of what a client sent can be megabytes, or
-    # nested deeper than the interpreter's recursion limit.
-    return QuantityError(f"a {type(value).__name__} is not a quantity")
+    return QuantityError(f"{a_type(value)} is not a quantity")
 
 
 def _validate(value: object) -> Quantity:
@@ -215,7 +213,7 @@ def _parse(text: str) -> tuple[Decimal, QuantityFormat]:
     if suffix in _BINARY_SUFFIXES:
         value = _CONTEXT.multiply(number, Decimal(1024) ** _BINARY_SUFFIXES[suffix])
         fmt = QuantityFormat.BINARY_SI
-    elif suffix[:1] in ("e", "E"):
+    elif suffix[:1] in ("e", "E") and len(suffix) > 1:  # "E" alone is the exa suffix
         value = _CONTEXT.multiply(number, _CONTEXT.power(Decimal(10), int(suffix[1:])))
         fmt = QuantityFormat.DECIMAL_EXPONENT
     else:

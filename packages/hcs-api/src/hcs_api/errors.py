@@ -15,6 +15,13 @@ class RequestError(HcsApiError):
     """A pod whose `ai.compute/*` requests or `hcs.io/` preferences cannot be honoured."""
 
 
+def a_type(value: object) -> str:
+    """'a dict', 'an int': the type a client sent, named in a message without printing the
+    value (which can be megabytes, or nested past the recursion limit)."""
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
 def describe_validation_error(error: ValidationError, prefix: str = "") -> list[str]:
     """One line per problem, naming the field path as a user wrote it (spec.devices[0].vram)."""
     lines = []
