@@ -103,9 +103,13 @@ def run_mutmut(folder: Path, names: list[str], time_box: float | None) -> bool:
     return True
 
 
-def read_mutants(folder: Path, spec: dict) -> list[Mutant]:
+def _open(mutant: Mutant) -> bool:
+    return mutant.alive or mutant.status == "not checked"
+
+
+def read_mutants(folder: Path, spec: dict, diffs: bool = True) -> list[Mutant]:
     """Every generated mutant of the package's modules, from mutmut's .meta files, with diffs
-    for the live ones."""
+    for the live ones (unless `diffs` is False)."""
     mutants, wanted = [], []
     for module in spec["modules"]:
         meta = folder / "mutants" / "src" / spec["import"] / f"{module}.meta"
@@ -117,7 +121,7 @@ def read_mutants(folder: Path, spec: dict) -> list[Mutant]:
             mutants.append(Mutant(name=name, module=label, exit_code=code))
             if Mutant(name=name, module=label, exit_code=code).alive:
                 wanted.append((name, f"src/{spec['import']}/{module}"))
-    if not wanted:
+    if not wanted or not diffs:
         return mutants
     found = subprocess.run(
         [str(VENV_BIN / "python"), "-c", _DIFFS],
@@ -162,7 +166,12 @@ def main() -> int:
         "--time-box", type=float, help="seconds per package; what is left is not checked"
     )
     parser.add_argument("--min-score", type=float, default=90.0, help="full runs fail under it")
-    parser.add_argument("--keep", action="store_true", help="reuse the staging folder")
+    parser.add_argument(
+        "--recheck-live",
+        action="store_true",
+        help="keep the last run's kills and run again only its live and unchecked mutants "
+        "(and those of functions changed since): minutes instead of the whole set",
+    )
     parser.add_argument(
         "--report-only", action="store_true", help="print the last run's results, run nothing"
     )
@@ -196,13 +205,20 @@ def main() -> int:
         if args.report_only:
             mutants += read_mutants(ROOT / f".mutation-{package}", spec)
             continue
-        folder = stage(package, spec, fresh=not args.keep)
+        folder = stage(package, spec, fresh=not args.recheck_live)
         names = [f"{spec['import']}.{m[:-3].replace('/', '.')}.*" for m in spec["modules"]]
+        if args.recheck_live:
+            earlier = [m for m in read_mutants(folder, spec, diffs=False) if _open(m)]
+            names = [m.name for m in earlier] or names
         if args.sample:
             run_mutmut(folder, ["no-such-mutant"], args.time_box)  # generate + test stats only
             pool = [m.name for m in read_mutants(folder, spec)]
             names = sorted(random.Random(args.seed).sample(pool, min(args.sample, len(pool))))
         finished = run_mutmut(folder, names, args.time_box)
+        if args.recheck_live and finished:
+            # mutmut resets the results of functions whose code changed since: run those too.
+            reset = [m.name for m in read_mutants(folder, spec, diffs=False) if m.exit_code is None]
+            finished = not reset or run_mutmut(folder, reset, args.time_box)
         found = read_mutants(folder, spec)
         if args.sample:
             found = [m for m in found if m.name in set(names)]
@@ -224,7 +240,7 @@ def main() -> int:
     if whole.survivors:
         print(f"\nLive mutants ({len(whole.survivors)}), neither killed nor listed as equivalent:")
         print(format_survivors(scores))
-    full_run = not (args.sample or args.changed_since or args.time_box)
+    full_run = not (args.sample or args.changed_since or args.time_box or args.report_only)
     if whole.survivors or (full_run and whole.score < args.min_score):
         return 1
     return 0

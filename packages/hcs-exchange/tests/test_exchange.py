@@ -1,14 +1,17 @@
 """Rates, ACU and device counts are exact arithmetic on the sourced figures."""
 
+from decimal import Decimal
 from fractions import Fraction
 
 import pytest
 
 from hcs_api import ComputeRequest
-from hcs_exchange import Demand, Exchange, Precision, RateOverride, Workload
+from hcs_exchange import Demand, Exchange, Precision, ProfileDatabase, RateOverride, Workload
 
 GI = 1024**3
 FP16 = Precision.FP16
+BF16 = Precision.BF16
+INT8 = Precision.INT8
 
 RATES = [
     # (case, model, precision, workload, expected exact rate vs A100-SXM4-80G)
@@ -193,11 +196,195 @@ def test_throughput_still_takes_several_devices_without_spreading_vram(exchange)
     assert (fit.devices, fit.limited_by, fit.too_small) == (2, "fp16", None)
 
 
-def test_asking_for_devices_spreads_the_vram():
-    request = ComputeRequest(vram=70 * GI, devices=2)
-    assert Demand.from_request(request).spread_vram
-    assert not Demand.from_request(ComputeRequest(vram=70 * GI)).spread_vram
-    assert Demand.from_request(ComputeRequest(vram=70 * GI), sharded=True).spread_vram
+DEMANDS = [
+    # (case, request, sharded, the demand it becomes)
+    ("vram-on-one-device", ComputeRequest(vram=70 * GI), False, Demand(vram=70 * GI)),
+    (
+        "sharded-spreads-the-vram",
+        ComputeRequest(vram=70 * GI),
+        True,
+        Demand(vram=70 * GI, spread_vram=True),
+    ),
+    # ai.compute/devices: N makes VRAM a total over the N devices, N = 1 included.
+    (
+        "one-device-asked",
+        ComputeRequest(vram=70 * GI, devices=1),
+        False,
+        Demand(vram=70 * GI, spread_vram=True),
+    ),
+    (
+        "two-devices-asked",
+        ComputeRequest(vram=70 * GI, devices=2),
+        False,
+        Demand(vram=70 * GI, spread_vram=True),
+    ),
+    (
+        "every-precision-asked",
+        ComputeRequest(vram=8 * GI, tflops_fp16=100, tflops_fp32=10, tops_int8=200),
+        False,
+        Demand(
+            vram=8 * GI,
+            throughput={FP16: Fraction(100), Precision.FP32: Fraction(10), INT8: Fraction(200)},
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("request_", "sharded", "demand"),
+    [d[1:] for d in DEMANDS],
+    ids=[d[0] for d in DEMANDS],
+)
+def test_a_request_becomes_the_demand_it_states(request_, sharded, demand):
+    assert Demand.from_request(request_, sharded=sharded) == demand
+
+
+TOO_SMALL = [
+    (
+        "70Gi-on-a100-40g",
+        70,
+        "A100-SXM4-40G",
+        "A100-SXM4-40G: 70Gi VRAM must fit on one device and it holds 40Gi",
+    ),
+    ("20Gi-on-t4", 20, "T4", "T4: 20Gi VRAM must fit on one device and it holds 16Gi"),
+]
+
+
+@pytest.mark.parametrize(
+    ("vram_gi", "model", "reason"),
+    [t[1:] for t in TOO_SMALL],
+    ids=[t[0] for t in TOO_SMALL],
+)
+def test_too_small_tells_the_user_how_to_spread_the_vram(exchange, vram_gi, model, reason):
+    fit = exchange.fit(Demand(vram=vram_gi * GI), model)
+    assert fit.too_small == (
+        f"{reason} (ai.compute/vram is per device; ask ai.compute/devices, or annotate "
+        'hcs.io/sharded: "true", to spread it over devices)'
+    )
+
+
+MISSING = [
+    # (case, demand, model, workload, what the fit says is missing, what it still works out)
+    ("vram-unknown", Demand(vram=16 * GI), "Hygon-Z100", Workload.COMPUTE, ("vram unknown",), {}),
+    (
+        "throughput-unknown-under-compute",
+        Demand(throughput={FP16: Fraction(100)}),
+        "Ascend-910B3",
+        Workload.COMPUTE,
+        ("fp16 throughput unknown",),
+        {},
+    ),
+    (
+        "bandwidth-unknown-under-memory",
+        Demand(throughput={FP16: Fraction(100)}),
+        "Ascend-910B1",
+        Workload.MEMORY,
+        ("memory bandwidth unknown",),
+        {},
+    ),
+    (
+        "throughput-unknown-under-balanced",
+        Demand(throughput={INT8: Fraction(100)}),
+        "V100-SXM2-16G",
+        Workload.BALANCED,
+        ("int8 throughput unknown",),
+        {},
+    ),
+    (
+        "every-unknown-precision-listed-and-the-known-one-counted",
+        Demand(throughput={INT8: Fraction(100), BF16: Fraction(100), FP16: Fraction(125)}),
+        "V100-SXM2-16G",
+        Workload.COMPUTE,
+        ("int8 throughput unknown", "bf16 throughput unknown"),
+        {"fp16": Fraction(1)},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("demand", "model", "workload", "missing", "per_resource"),
+    [m[1:] for m in MISSING],
+    ids=[m[0] for m in MISSING],
+)
+def test_a_fit_names_each_figure_it_lacks(exchange, demand, model, workload, missing, per_resource):
+    fit = exchange.fit(demand, model, workload)
+    assert fit.missing == missing
+    assert dict(fit.per_resource) == per_resource
+    assert fit.devices is None
+
+
+def _replace(database, model, **update):
+    profiles = [p.model_copy(update=update) if p.model == model else p for p in database.profiles]
+    return ProfileDatabase(sources=database.sources, profiles=profiles)
+
+
+@pytest.fixture
+def t4_without_fp16(database):
+    """The database with T4's fp16 figure set to zero (an operator's override may say so)."""
+    t4 = database.get("T4")
+    zero = t4.throughput[FP16].model_copy(update={"value": Decimal(0)})
+    return Exchange(_replace(database, "T4", throughput={**t4.throughput, FP16: zero}))
+
+
+@pytest.mark.parametrize(
+    ("workload", "rate"),
+    [
+        (Workload.COMPUTE, Fraction(0)),
+        (Workload.MEMORY, Fraction(320, 2039)),
+        (Workload.BALANCED, Fraction(0)),
+    ],
+    ids=["compute", "memory", "balanced"],
+)
+def test_a_zero_figure_gives_a_zero_rate(t4_without_fp16, workload, rate):
+    assert t4_without_fp16.rate("T4", FP16, workload) == rate
+
+
+@pytest.mark.parametrize("workload", [Workload.COMPUTE, Workload.BALANCED])
+def test_a_zero_figure_makes_the_model_unanswerable(t4_without_fp16, workload):
+    fit = t4_without_fp16.fit(Demand(throughput={FP16: Fraction(10)}), "T4", workload)
+    assert (fit.missing, fit.devices) == (("fp16 throughput is zero",), None)
+
+
+@pytest.mark.parametrize("workload", [Workload.MEMORY, Workload.BALANCED])
+def test_a_zero_bandwidth_is_named_not_blamed_on_throughput(database, workload):
+    # An operator's override can set a model's bandwidth to 0: the reason names that figure.
+    t4 = database.get("T4")
+    zero = t4.memory_bandwidth_gbps.model_copy(update={"value": Decimal(0)})
+    exchange = Exchange(_replace(database, "T4", memory_bandwidth_gbps=zero))
+    fit = exchange.fit(Demand(throughput={FP16: Fraction(10)}), "T4", workload)
+    assert (fit.missing, fit.devices) == (("memory bandwidth is zero",), None)
+
+
+def test_a_reference_without_the_precision_asked_is_an_error(database):
+    a100 = database.get("A100-SXM4-80G")
+    without_int8 = {p: f for p, f in a100.throughput.items() if p is not INT8}
+    exchange = Exchange(_replace(database, "A100-SXM4-80G", throughput=without_int8))
+    with pytest.raises(ValueError, match=r"^the reference A100-SXM4-80G has no int8 figure$"):
+        exchange.demand_acu(Demand(throughput={INT8: Fraction(100)}))
+
+
+def test_candidates_are_fitted_for_the_workload_asked(exchange):
+    fits = exchange.candidates(
+        Demand(throughput={FP16: Fraction(312)}),
+        Workload.MEMORY,
+        models=["A100-SXM4-40G", "H100-SXM5-80G"],
+    )
+    assert [(f.model, f.needed) for f in fits] == [
+        ("H100-SXM5-80G", Fraction(2039, 3350)),
+        ("A100-SXM4-40G", Fraction(2039, 1555)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("workload", "equivalence"),
+    [
+        (Workload.COMPUTE, Fraction("989.5") / 312),
+        (Workload.MEMORY, Fraction(3350, 1555)),
+    ],
+    ids=["compute", "memory"],
+)
+def test_equivalence_uses_the_workload_asked(exchange, workload, equivalence):
+    assert exchange.equivalence("H100-SXM5-80G", "A100-SXM4-40G", FP16, workload) == equivalence
 
 
 def test_candidates_come_fewest_devices_first_with_unknowns_last(exchange):

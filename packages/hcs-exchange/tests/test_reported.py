@@ -1,10 +1,13 @@
 """Figures a profile lacks come from what hcs-agent reports of the devices (the smallest value
 per model, cited); a published or calibrated figure is never replaced."""
 
+import pytest
+
 from hcs_api.v1alpha1 import ComputeNode
 from hcs_exchange import REPORTED_SOURCE, Demand, Exchange, Precision, fill_from_reports, lacking
 
 GI = 1024**3
+NOTE = "smallest value hcs-agent reports for this model (no published figure)"
 
 
 def node(name, model, vendor, vram, count=2, **device):
@@ -75,3 +78,61 @@ def test_the_exchange_keeps_its_rate_overrides_over_a_filled_database(database):
     assert filled.rate("910B3", Precision.FP16) == Fraction(6, 10)
     assert filled.database.get("Z100").vram.value is not None
     assert exchange.over(database) is exchange
+
+
+@pytest.mark.parametrize(
+    ("models", "lacking_"),
+    [
+        (["V100-SXM2-16G"], {"V100-SXM2-16G"}),
+        (["Ascend-910B1"], {"Ascend-910B1"}),
+        (["not-a-model", "Z100"], {"Hygon-Z100"}),
+        (["H100-SXM5-80G", "A100"], set()),
+    ],
+    ids=["throughput-only", "throughput-and-bandwidth", "after-an-unknown-name", "complete"],
+)
+def test_lacking_names_every_profile_a_node_could_complete(database, models, lacking_):
+    assert lacking(database, models) == lacking_
+
+
+@pytest.mark.parametrize(
+    "z100_vram", [("16Gi", "32Gi"), ("32Gi", "16Gi")], ids=["small-first", "small-last"]
+)
+def test_the_smallest_report_wins_whatever_the_order(database, z100_vram):
+    devices = [
+        ("Unknown-X", "hygon", "8Gi"),  # no profile: skipped, the rest still read
+        ("H100-SXM5-80G", "nvidia", "80Gi"),  # nothing to fill: skipped
+        *(("Z100", "hygon", vram) for vram in z100_vram),
+    ]
+    mixed = ComputeNode.model_validate(
+        {
+            "metadata": {"name": "m"},
+            "spec": {
+                "nodeName": "m",
+                "vendors": ["hygon", "nvidia"],
+                "devices": [
+                    {"id": f"d{i}", "uuid": f"m-{i}", "vendor": vendor, "model": m, "vram": v}
+                    for i, (m, vendor, v) in enumerate(devices)
+                ],
+            },
+        }
+    )
+    vram = fill_from_reports(database, [mixed]).get("Z100").vram
+    assert (str(vram.value), vram.source, vram.note) == ("16Gi", REPORTED_SOURCE, NOTE)
+
+
+def test_every_filled_figure_cites_the_agent_and_says_why(database):
+    reported = {"compute": {"fp16": "50"}, "memoryBandwidth": "1000G"}
+    z100 = fill_from_reports(database, [node("z", "Hygon-Z100", "hygon", "32Gi", **reported)]).get(
+        "Z100"
+    )
+    figures = [z100.vram, z100.memory_bandwidth_gbps, z100.throughput[Precision.FP16]]
+    assert [(f.source, f.note) for f in figures] == [(REPORTED_SOURCE, NOTE)] * 3
+
+
+def test_a_lacking_profile_keeps_the_figures_it_has(database):
+    # 910B1 publishes fp16 (320) and 64Gi but no fp32: only fp32 is taken from the node.
+    reported = {"compute": {"fp16": "1", "fp32": "50"}}
+    filled = fill_from_reports(database, [node("a", "Ascend-910B1", "ascend", "32Gi", **reported)])
+    b1 = filled.get("Ascend-910B1")
+    assert (b1.tflops(Precision.FP16), b1.tflops(Precision.FP32)) == (320, 50)
+    assert b1.vram == database.get("Ascend-910B1").vram

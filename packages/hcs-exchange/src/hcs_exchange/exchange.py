@@ -230,10 +230,14 @@ def _ratio(value: Decimal | None, reference: Decimal | None) -> Fraction | None:
 
 
 def _missing_figure(profile: Profile, precision: Precision, workload: Workload) -> str:
-    if workload is not Workload.COMPUTE and profile.memory_bandwidth_gbps.value is None:
+    """Why `profile` has no rate: a figure unknown before a figure zero, bandwidth first."""
+    bandwidth = profile.memory_bandwidth_gbps.value if workload is not Workload.COMPUTE else 1
+    if bandwidth is None:
         return "memory bandwidth unknown"
     if profile.tflops(precision) is None:
         return f"{precision} throughput unknown"
+    if not bandwidth:
+        return "memory bandwidth is zero"
     return f"{precision} throughput is zero"
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 from decimal import Decimal
 from fractions import Fraction
 
-from hcs_api import ComputeRequest, Quantity
+from hcs_api import ComputeRequest, Quantity, QuantityFormat
 from hcs_api.v1alpha1 import ComputeQuota, QuotaLimits
 from hcs_exchange.exchange import Demand, Exchange
 
@@ -105,9 +105,8 @@ def _unit(name: str) -> str:
 
 
 def _show(name: str, value: Fraction) -> str:
-    if name == "vram":
-        gib = value / (1 << 30)
-        return f"{float(gib):g}Gi" if gib.denominator <= 1 << 20 else f"{int(value)} bytes"
+    if name == "vram":  # exact, as Kubernetes prints bytes: 1Gi, 1536Mi, 1049600Ki, 1000
+        return str(Quantity.from_value(_ceil(value), QuantityFormat.BINARY_SI))
     return f"{float(value):g}"
 
 
