@@ -156,6 +156,16 @@ def touched_packages(modules: dict, since: str) -> dict[str, dict]:
     return result
 
 
+def update_readme(table: str) -> None:
+    """Replace the table between the README's equivalent-mutant markers."""
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    begin, end = "<!-- equivalent mutants: begin -->", "<!-- equivalent mutants: end -->"
+    head, _, rest = text.partition(begin)
+    _, _, tail = rest.partition(end)
+    readme.write_text(f"{head}{begin}\n{table}\n{end}{tail}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--package", action="append", help="only this package (repeatable)")
@@ -176,15 +186,15 @@ def main() -> int:
         "--report-only", action="store_true", help="print the last run's results, run nothing"
     )
     parser.add_argument(
-        "--equivalents-markdown",
+        "--update-readme",
         action="store_true",
-        help="print the equivalent mutants as the root README's table, run nothing",
+        help="write the equivalent mutants into the root README's table, run nothing",
     )
     args = parser.parse_args()
 
     modules = tomllib.loads((HERE / "modules.toml").read_text())
-    if args.equivalents_markdown:
-        print(equivalents_markdown(load_equivalents(HERE / "equivalent")))
+    if args.update_readme:
+        update_readme(equivalents_markdown(load_equivalents(HERE / "equivalent")))
         return 0
     if args.package:
         unknown = set(args.package) - modules.keys()

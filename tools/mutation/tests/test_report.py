@@ -138,4 +138,4 @@ def test_the_root_readme_lists_every_equivalent_mutant_as_the_files_do() -> None
     begin, end = "<!-- equivalent mutants: begin -->", "<!-- equivalent mutants: end -->"
     listed = readme[readme.index(begin) + len(begin) : readme.index(end)].strip()
     expected = equivalents_markdown(load_equivalents(HERE / "equivalent"))
-    assert listed == expected, "run tools/mutation/run.py --equivalents-markdown into README.md"
+    assert listed == expected, "run tools/mutation/run.py --update-readme"
