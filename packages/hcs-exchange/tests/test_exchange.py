@@ -355,6 +355,27 @@ def test_a_zero_bandwidth_is_named_not_blamed_on_throughput(database, workload):
     assert (fit.missing, fit.devices) == (("memory bandwidth is zero",), None)
 
 
+@pytest.mark.parametrize(
+    ("workload", "reason"),
+    [
+        (Workload.COMPUTE, "fp16 throughput is zero"),  # compute never looks at bandwidth
+        (Workload.MEMORY, "memory bandwidth is zero"),
+        (Workload.BALANCED, "memory bandwidth is zero"),
+    ],
+)
+def test_with_both_figures_zero_the_reason_is_the_one_the_workload_uses(database, workload, reason):
+    t4 = database.get("T4")
+    no_bandwidth = t4.memory_bandwidth_gbps.model_copy(update={"value": Decimal(0)})
+    no_fp16 = t4.throughput[FP16].model_copy(update={"value": Decimal(0)})
+    changed = {
+        "memory_bandwidth_gbps": no_bandwidth,
+        "throughput": {**t4.throughput, FP16: no_fp16},
+    }
+    exchange = Exchange(_replace(database, "T4", **changed))
+    fit = exchange.fit(Demand(throughput={FP16: Fraction(10)}), "T4", workload)
+    assert fit.missing == (reason,)
+
+
 def test_a_reference_without_the_precision_asked_is_an_error(database):
     a100 = database.get("A100-SXM4-80G")
     without_int8 = {p: f for p, f in a100.throughput.items() if p is not INT8}

@@ -231,12 +231,13 @@ def _ratio(value: Decimal | None, reference: Decimal | None) -> Fraction | None:
 
 def _missing_figure(profile: Profile, precision: Precision, workload: Workload) -> str:
     """Why `profile` has no rate: a figure unknown before a figure zero, bandwidth first."""
-    bandwidth = profile.memory_bandwidth_gbps.value if workload is not Workload.COMPUTE else 1
-    if bandwidth is None:
+    uses_bandwidth = workload is not Workload.COMPUTE
+    bandwidth = profile.memory_bandwidth_gbps.value
+    if uses_bandwidth and bandwidth is None:
         return "memory bandwidth unknown"
     if profile.tflops(precision) is None:
         return f"{precision} throughput unknown"
-    if not bandwidth:
+    if uses_bandwidth and bandwidth == 0:
         return "memory bandwidth is zero"
     return f"{precision} throughput is zero"
 
