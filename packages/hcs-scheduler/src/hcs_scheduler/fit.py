@@ -45,12 +45,19 @@ def device_fit(cluster: Cluster, request: PlacementRequest) -> DeviceFit:
         & (cluster.dev_share_free >= request.share[safe])
         & (cluster.dev_vram_free >= vram_need)
     )
-    untouched = (cluster.dev_share_free == FULL_SHARE) & (
-        cluster.dev_vram_free == cluster.dev_vram_total
+    whole_ok = (
+        candidate & (whole_need > 0) & untouched(cluster) & (cluster.dev_vram_total >= vram_need)
     )
-    whole_ok = candidate & (whole_need > 0) & untouched & (cluster.dev_vram_total >= vram_need)
     nodes = host_ok & (share_ok.any(axis=1) | _enough_whole(cluster, request, whole_ok))
     return DeviceFit(share_ok, whole_ok, nodes)
+
+
+def untouched(cluster: Cluster, node: int | slice = slice(None)) -> np.ndarray:
+    """Devices nothing is held on, neither compute share nor VRAM (of one node, or all): the
+    ones a whole-device request may take (a VRAM-only pod holds no share, and its memory)."""
+    share, vram = cluster.dev_share_free[node], cluster.dev_vram_free[node]
+    free: np.ndarray = (share == FULL_SHARE) & (vram == cluster.dev_vram_total[node])
+    return free
 
 
 def refit(
@@ -86,10 +93,8 @@ def _single_model_fit(
         )
     nodes = share_ok.any(axis=1)
     if request.whole.any():
-        untouched = (cluster.dev_share_free == FULL_SHARE) & (
-            cluster.dev_vram_free == cluster.dev_vram_total
-        )
-        whole_ok = base & (whole > 0)[:, None] & untouched & (cluster.dev_vram_total >= vram)
+        free = untouched(cluster)
+        whole_ok = base & (whole > 0)[:, None] & free & (cluster.dev_vram_total >= vram)
         nodes |= (whole > 0) & (whole_ok.sum(axis=1) >= whole)
     return DeviceFit(share_ok, whole_ok, host_ok & nodes)
 
@@ -112,10 +117,8 @@ def fits_on(cluster: Cluster, request: PlacementRequest, node: int) -> bool:
     )
     if share_ok.any():
         return True
-    untouched = (cluster.dev_share_free[node] == FULL_SHARE) & (
-        cluster.dev_vram_free[node] == cluster.dev_vram_total[node]
-    )
-    whole_ok = candidate & (request.whole[safe] > 0) & untouched
+    big_enough = cluster.dev_vram_total[node] >= request.vram[safe]  # as device_fit checks
+    whole_ok = candidate & (request.whole[safe] > 0) & untouched(cluster, node) & big_enough
     return any(
         (whole_ok & (model == m)).sum() >= request.whole[m] for m in set(model[whole_ok].tolist())
     )
@@ -166,7 +169,7 @@ def explain(cluster: Cluster, request: PlacementRequest, node: int) -> str:
         return "every device is cordoned or unhealthy"
     model = next(m for m in models if request.allowed[m])
     if request.whole[model]:
-        free = int((usable & (cluster.dev_share_free[node] == FULL_SHARE)).sum())
+        free = int((usable & untouched(cluster, node)).sum())
         return f"needs {request.whole[model]} whole {cluster.models[model]} devices; {free} free"
     best_vram = int(cluster.dev_vram_free[node][usable].max())
     if best_vram < request.vram[model]:
