@@ -68,7 +68,10 @@ def test_required_topology_refuses_a_set_without_direct_links(make_node):
     strict = PlacementRequest(**{**base.__dict__, "topology": TopologyPreference.REQUIRED})
     outcome = place(cluster, strict, _factory(cluster).make("default"), np.random.default_rng(0))
     assert isinstance(outcome, Rejection)
-    assert "topology requirement" in outcome.reasons[0]
+    assert outcome.reasons == (
+        "pcie-box: needs 2 whole A100-SXM4-80G devices all directly linked "
+        "(hcs.io/topology: required); no such set is free",
+    )
 
 
 def test_rejection_explains_per_node(make_node):

@@ -11,6 +11,7 @@ from hcs_scheduler.topology import (
     best_subset,
     isolated_first,
     link_matrix,
+    linked_subset,
 )
 
 
@@ -91,3 +92,26 @@ def test_link_matrix_from_computenode():
     assert q[0][3] == UNKNOWN  # across NUMA nodes
     assert q[3][4] == UNKNOWN
     assert all(q[i][i] == 0 for i in range(5))
+
+
+LINKED = [
+    # (case, quality, candidates, k, the fully direct-linked set or None)
+    ("inside-one-island", _islands(), [2, 3, 4, 5, 6], 3, (4, 5, 6)),
+    ("across-islands-there-is-none", _islands(), [2, 3, 4, 5], 3, None),
+    ("fewer-candidates-than-asked", _islands(), [0, 1], 3, None),
+    ("one-device-needs-no-link", _islands(), [3, 4], 1, (3,)),
+    ("an-island-among-strays", _islands(20, 5), [3, 4, 10, 11, 12, 13], 4, (10, 11, 12, 13)),
+    ("twenty-devices-greedy", _islands(20, 5), list(range(20)), 4, (0, 1, 2, 3)),
+    ("twenty-devices-in-pairs-greedy-none", _islands(20, 2), list(range(20)), 3, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("quality", "candidates", "k", "expected"),
+    [c[1:] for c in LINKED],
+    ids=[c[0] for c in LINKED],
+)
+def test_a_linked_subset_has_every_pair_direct_linked_or_there_is_none(
+    quality, candidates, k, expected
+):
+    assert linked_subset(quality, candidates, k) == expected

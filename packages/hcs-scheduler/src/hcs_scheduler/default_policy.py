@@ -88,7 +88,7 @@ class HcsDefault(Policy):
         cluster, nodes = decision.cluster, decision.candidates
         scarcity: float | np.ndarray = 0.0
         if self.pressure.any():
-            model = cluster.node_model[nodes]
+            model = decision.model  # on a node mixing models, the one the request takes
             pressure = np.where(model >= 0, self.pressure[np.maximum(model, 0)], 0.0)
             scarcity = self.scarcity * decision.demand * pressure * 1000
         stranded = self._stranding_increase(decision) * self.stranding * 1000

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hcs_api import TopologyPreference
 from hcs_scheduler.cluster import FULL_SHARE, MIXED_MODELS, Cluster
 from hcs_scheduler.request import PlacementRequest
+from hcs_scheduler.topology import linked_subset
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,26 @@ class DeviceFit:
 
 
 def device_fit(cluster: Cluster, request: PlacementRequest) -> DeviceFit:
+    fit = _device_fit(cluster, request)
+    if request.topology is not TopologyPreference.REQUIRED:
+        return fit
+    # Required topology: a node fits a multi-device request only with that many free
+    # devices all directly linked (per fitting node: such requests are few, and nodes small).
+    nodes = fit.nodes.copy()
+    for node in np.flatnonzero(nodes).tolist():
+        if not _linked_set_free(cluster, request, fit, node):
+            nodes[node] = False
+    return DeviceFit(fit.share_ok, fit.whole_ok, nodes)
+
+
+def _linked_set_free(
+    cluster: Cluster, request: PlacementRequest, fit: DeviceFit, node: int
+) -> bool:
+    slots, need = whole_candidates(cluster, request, fit, node)
+    return need <= 1 or linked_subset(cluster.link[node], slots, need) is not None
+
+
+def _device_fit(cluster: Cluster, request: PlacementRequest) -> DeviceFit:
     host_ok = (cluster.cpu_free >= request.cpu_milli) & (cluster.mem_free >= request.memory_mib)
     if not request.needs_device:
         empty = np.zeros_like(cluster.dev_usable)
@@ -119,9 +141,14 @@ def fits_on(cluster: Cluster, request: PlacementRequest, node: int) -> bool:
         return True
     big_enough = cluster.dev_vram_total[node] >= request.vram[safe]  # as device_fit checks
     whole_ok = candidate & (request.whole[safe] > 0) & untouched(cluster, node) & big_enough
-    return any(
-        (whole_ok & (model == m)).sum() >= request.whole[m] for m in set(model[whole_ok].tolist())
-    )
+    required = request.topology is TopologyPreference.REQUIRED
+    for m in sorted(set(model[whole_ok].tolist())):
+        group, need = np.flatnonzero(whole_ok & (model == m)).tolist(), int(request.whole[m])
+        if len(group) >= need and (
+            not required or need <= 1 or linked_subset(cluster.link[node], group, need)
+        ):
+            return True
+    return False
 
 
 def _enough_whole(cluster: Cluster, request: PlacementRequest, whole_ok: np.ndarray) -> np.ndarray:
@@ -170,7 +197,10 @@ def explain(cluster: Cluster, request: PlacementRequest, node: int) -> str:
     model = next(m for m in models if request.allowed[m])
     if request.whole[model]:
         free = int((usable & untouched(cluster, node)).sum())
-        return f"needs {request.whole[model]} whole {cluster.models[model]} devices; {free} free"
+        need = f"needs {request.whole[model]} whole {cluster.models[model]} devices"
+        if free >= request.whole[model] and request.topology is TopologyPreference.REQUIRED:
+            return f"{need} all directly linked (hcs.io/topology: required); no such set is free"
+        return f"{need}; {free} free"
     best_vram = int(cluster.dev_vram_free[node][usable].max())
     if best_vram < request.vram[model]:
         return (

@@ -18,7 +18,7 @@ from hcs_scheduler.cluster import Allocation, Cluster
 from hcs_scheduler.fit import DeviceFit, device_fit, explain, whole_candidates
 from hcs_scheduler.policies import Decision, Policy, Scored, normalise
 from hcs_scheduler.request import PlacementRequest
-from hcs_scheduler.topology import best_subset, isolated_first, subset_quality
+from hcs_scheduler.topology import best_subset, isolated_first, linked_subset, subset_quality
 
 
 @dataclass(frozen=True)
@@ -108,14 +108,9 @@ def _devices(
         return ()
     slots, need = whole_candidates(cluster, request, fit, node)
     if need:
-        chosen = best_subset(cluster.link[node], slots, need)
-        if (
-            request.topology is TopologyPreference.REQUIRED
-            and need > 1
-            and not _all_direct(cluster, node, chosen)
-        ):
-            return None
-        return chosen
+        if request.topology is TopologyPreference.REQUIRED:
+            return linked_subset(cluster.link[node], slots, need)  # None: no linked set
+        return best_subset(cluster.link[node], slots, need)
     share_slots = np.flatnonzero(fit.share_ok[node]).tolist()
     picked = policy.share_slot(decision, node, share_slots)
     if picked is not None:
@@ -144,11 +139,6 @@ def _device_state(cluster: Cluster, node: int, slot: int) -> tuple[int, int, int
         int(cluster.dev_vram_free[node, slot]),
         bool(cluster.dev_usable[node, slot]),
     )
-
-
-def _all_direct(cluster: Cluster, node: int, devices: tuple[int, ...]) -> bool:
-    quality = cluster.link[node]
-    return all(quality[a, b] >= 100 for a in devices for b in devices if a != b)
 
 
 def _placement(

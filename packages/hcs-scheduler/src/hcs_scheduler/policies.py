@@ -38,16 +38,21 @@ class Decision:
     rng: np.random.Generator
 
     @cached_property
-    def demand(self) -> np.ndarray:
-        """Devices (fractional for a share) the request takes on each candidate."""
-        model = self.cluster.node_model[self.candidates].copy()
+    def model(self) -> np.ndarray:
+        """The model each candidate serves the request with: its only one, or on a node mixing
+        models the model of its first fitting device; negative on a node without devices."""
+        model: np.ndarray = self.cluster.node_model[self.candidates].copy()
         mixed = np.flatnonzero(model == MIXED_MODELS)
         if len(mixed):
-            # A node mixing models serves the request with the model of its first fitting device.
             nodes = self.candidates[mixed]
             fitting = self.fit.share_ok[nodes] | self.fit.whole_ok[nodes]
             model[mixed] = self.cluster.dev_model[nodes, np.argmax(fitting, axis=1)]
-        safe = np.maximum(model, 0)
+        return model
+
+    @cached_property
+    def demand(self) -> np.ndarray:
+        """Devices (fractional for a share) the request takes on each candidate."""
+        safe = np.maximum(self.model, 0)
         whole = self.request.whole[safe]
         demand = np.where(whole > 0, whole, self.request.share[safe] / FULL_SHARE)
         return np.asarray(demand, dtype=np.float64)
@@ -158,8 +163,7 @@ class GpuClustering(Policy):
 
     def score(self, decision: Decision) -> Scored:
         cluster, nodes = decision.cluster, decision.candidates
-        model = cluster.node_model[nodes]
-        share = decision.request.share[np.where(model >= 0, model, 0)]
+        share = decision.request.share[np.maximum(decision.model, 0)]
         same = np.array(
             [
                 cluster.share_counts[n][int(s)]

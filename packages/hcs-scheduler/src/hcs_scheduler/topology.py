@@ -78,6 +78,31 @@ def best_subset(quality: np.ndarray, candidates: Sequence[int], k: int) -> tuple
     return tuple(candidates[i] for i in sorted(best.tolist()))
 
 
+def linked_subset(quality: np.ndarray, candidates: Sequence[int], k: int) -> tuple[int, ...] | None:
+    """The k candidates every pair of which is directly linked (hcs.io/topology: required),
+    with the largest summed quality (ties: lowest slots); None if no such set exists."""
+    candidates = sorted(candidates)
+    if len(candidates) < k:
+        return None
+    if k <= 1:
+        return best_subset(quality, candidates, k)
+    sub = quality[np.ix_(candidates, candidates)].astype(np.int64)
+    direct = sub >= DIRECT_LINK
+    np.fill_diagonal(direct, True)
+    if len(candidates) <= _EXACT_LIMIT:
+        combos = _combinations(len(candidates), k)
+        linked = direct[combos[:, :, None], combos[:, None, :]].all(axis=(1, 2))
+        if not linked.any():
+            return None
+        totals = sub[combos[:, :, None], combos[:, None, :]].sum(axis=(1, 2))
+        best = combos[int(np.argmax(np.where(linked, totals, -1)))]
+    else:
+        best = _greedy(np.where(direct, sub, -(10**9)), k)
+        if not direct[np.ix_(best, best)].all():
+            return None  # the greedy choice found none; beyond _EXACT_LIMIT that is the answer
+    return tuple(candidates[i] for i in sorted(best.tolist()))
+
+
 def isolated_first(quality: np.ndarray, candidates: Sequence[int]) -> list[int]:
     """Candidates ordered by how little they connect to the other candidates (ties: lowest slot).
 
@@ -109,6 +134,6 @@ def _greedy(sub: np.ndarray, k: int) -> np.ndarray:
     chosen = [int(first), int(second)]
     while len(chosen) < k:
         gain = sub[:, chosen].sum(axis=1)
-        gain[chosen] = -1
+        gain[chosen] = np.iinfo(np.int64).min  # never chosen twice, whatever the others score
         chosen.append(int(np.argmax(gain)))
     return np.array(chosen, dtype=np.int64)

@@ -1,0 +1,153 @@
+"""The default policy's terms (scarcity, stranded devices, health) to the device thousandth."""
+
+import numpy as np
+import pytest
+
+from hcs_scheduler import NodeSpec, WorkloadMix, build_cluster, uniform_request
+from hcs_scheduler.cluster import UNLIMITED
+from hcs_scheduler.default_policy import HcsDefault, cpu_per_device, model_pressure
+from hcs_scheduler.fragmentation import FragmentationIndex
+from hcs_scheduler.placement import score_nodes
+from hcs_scheduler.policies import Fragmentation
+
+T4_VRAM = 16 * 2**30
+
+
+def _mix(*requests):
+    return WorkloadMix.from_requests(list(requests))
+
+
+CPU_PER_DEVICE = [
+    # (case, mix, host CPU per device): the CPU of device requests over the devices they take
+    ("one-whole-device", _mix(uniform_request("w", 1, whole=1, cpu_milli=8000)), 8000.0),
+    (
+        "whole-share-and-cpu-only",
+        _mix(
+            uniform_request("two", 1, whole=2, cpu_milli=16_000),
+            uniform_request("half", 1, share=500, cpu_milli=2000),
+            uniform_request("cpu", 1, cpu_milli=30_000),
+        ),
+        18_000 / 2.5,
+    ),
+    ("cpu-only", _mix(uniform_request("cpu", 1, cpu_milli=30_000)), 0.0),
+]
+
+
+@pytest.mark.parametrize(
+    ("mix", "expected"), [c[1:] for c in CPU_PER_DEVICE], ids=[c[0] for c in CPU_PER_DEVICE]
+)
+def test_cpu_per_device(mix, expected):
+    assert cpu_per_device(mix) == pytest.approx(expected)
+
+
+def _cluster(make_node, *models):
+    # One node per (model, devices) pair; models sort by name: A100, T4, V100.
+    return build_cluster(
+        [make_node(f"{m}-{i}", model=m, devices=d, vram=T4_VRAM) for i, (m, d) in enumerate(models)]
+    )
+
+
+ANY = uniform_request("any", 3, whole=1)
+T4_ONLY = uniform_request("t4", 3, whole=1, allowed=[1])
+T4_HALF = uniform_request("t4-half", 3, share=500, allowed=[1])
+T4_PAIR = uniform_request("t4-pair", 3, whole=2, allowed=[1])
+T4_OR_V100 = uniform_request("t4-v100", 3, whole=1, allowed=[1, 2])
+NOWHERE = uniform_request("nowhere", 3, whole=1, allowed=[])
+
+PRESSURE = [
+    # (case, mix, pressure per model A100, T4, V100); capacities 2, 2, 4 (8 devices)
+    # 8 arrivals of mean demand 1; 2/3 of them (5.33 devices) go to the 2 T4s
+    ("constrained-to-t4", _mix(ANY, T4_ONLY, T4_ONLY), [0.0, 8 * 2 / 3 / 2, 0.0]),
+    # mean demand 0.75: 32/3 arrivals, half of them take half a T4
+    ("half-shares", _mix(ANY, T4_HALF), [0.0, 32 / 3 * 0.25 / 2, 0.0]),
+    # mean demand 1.5: 16/3 arrivals, half of them take two T4s
+    ("two-whole-devices", _mix(ANY, T4_PAIR), [0.0, 16 / 3 * 0.5 * 2 / 2, 0.0]),
+    # 4 devices' worth spread over the 6 devices of T4 and V100
+    ("constrained-to-two-models", _mix(ANY, T4_OR_V100), [0.0, 4 / 6, 4 / 6]),
+    ("unconstrained", _mix(ANY), [0.0, 0.0, 0.0]),
+    # mean demand 0.5 (the type no model serves takes nothing): 16 arrivals, 8 want a T4
+    ("a-type-no-model-serves-claims-nothing", _mix(T4_ONLY, NOWHERE), [0.0, 16 * 0.5 / 2, 0.0]),
+    ("cpu-only", _mix(uniform_request("cpu", 3, cpu_milli=1000)), [0.0, 0.0, 0.0]),
+]
+
+
+@pytest.mark.parametrize(
+    ("mix", "expected"), [c[1:] for c in PRESSURE], ids=[c[0] for c in PRESSURE]
+)
+def test_model_pressure(make_node, mix, expected):
+    cluster = _cluster(make_node, ("A100", 2), ("T4", 2), ("V100", 4))
+    assert model_pressure(mix, cluster).tolist() == pytest.approx(expected)
+
+
+def test_model_pressure_on_a_model_with_one_device(make_node):
+    # 3 arrivals of mean demand 1, half of them want the one T4.
+    cluster = _cluster(make_node, ("A100", 2), ("T4", 1))
+    mix = _mix(uniform_request("any", 2, whole=1), uniform_request("t4", 2, whole=1, allowed=[1]))
+    assert model_pressure(mix, cluster).tolist() == pytest.approx([0.0, 1.5])
+
+
+TERMS = [
+    # (case, request, expected default score minus FGD's, per node): - scarcity - stranding
+    # x 0.5 + health / 10^4. Pressure 0.25 on A100, 0.75 on T4; 8 cores per device.
+    # a100: 2 devices, 16 cores; its last device is left with 4 cores: half of it stranded
+    # t4: no CPU limit, so nothing is stranded; cpu-rich: 1 device, 64 cores, health 60
+    # cpu-starved: 2 devices, 12 cores (half a device stranded already), none left after
+    (
+        "whole-device",
+        uniform_request("r", 2, whole=1, cpu_milli=12_000),
+        [-250 - 250 + 0.01, -750 + 0.01, -250 + 0.006, -250 - 250 + 0.01],
+    ),
+    (
+        "half-share",
+        uniform_request("r", 2, share=500, cpu_milli=12_000),
+        [-125 - 500 + 0.01, -375 + 0.01, -125 + 0.006, -125 - 500 + 0.01],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("request_", "expected"), [c[1:] for c in TERMS], ids=[c[0] for c in TERMS]
+)
+def test_default_adds_scarcity_stranding_and_health_to_fgd(make_node, request_, expected):
+    cluster = build_cluster(
+        [
+            make_node("a100", devices=2, cpu=16_000),
+            make_node("t4", model="T4", devices=2, vram=T4_VRAM, cpu=UNLIMITED),
+            make_node("cpu-rich", devices=1, cpu=64_000, health=(60,)),
+            make_node("cpu-starved", devices=2, cpu=12_000),
+        ]
+    )
+    index = FragmentationIndex(_mix(uniform_request("m", 2, whole=1)), cluster.interner)
+    policy = HcsDefault(index, np.array([0.25, 0.75]), cpu_per_device=8000)
+    rng = np.random.default_rng(0)
+    _, default = score_nodes(cluster, request_, policy, rng)
+    _, fgd = score_nodes(cluster, request_, Fragmentation(index), rng)
+    assert (default.scores - fgd.scores).tolist() == pytest.approx(expected, abs=1e-9)
+
+
+def test_default_without_pressure_or_cpu_figure_is_fgd_plus_health(make_node):
+    cluster = build_cluster(
+        [make_node("a", devices=2, cpu=1000), make_node("b", devices=2, health=(80, 100))]
+    )
+    index = FragmentationIndex(_mix(uniform_request("m", 1, whole=1)), cluster.interner)
+    policy = HcsDefault(index, np.zeros(1), cpu_per_device=0.0)
+    request = uniform_request("r", 1, whole=1, cpu_milli=1000)
+    rng = np.random.default_rng(0)
+    _, default = score_nodes(cluster, request, policy, rng)
+    _, fgd = score_nodes(cluster, request, Fragmentation(index), rng)
+    assert (default.scores - fgd.scores).tolist() == pytest.approx([0.01, 0.009], abs=1e-9)
+
+
+def test_a_node_mixing_models_pays_the_scarcity_of_the_model_the_request_takes(make_node):
+    # A mixed node: an A100 (model 0) in slot 0, T4s (model 1) in slots 1 and 2. The request
+    # may run on T4s only, which others can only run on (pressure 1): the cost is the same as
+    # on a node of T4s alone, 1.0 x half a device x 1.0 x 1000.
+    a100, t4 = make_node("x", devices=1), make_node("x", model="T4", devices=2, vram=T4_VRAM)
+    mixed = NodeSpec(name="mixed", devices=a100.devices + t4.devices, cpu_milli=64_000)
+    cluster = build_cluster([mixed, make_node("t4s", model="T4", devices=2, vram=T4_VRAM)])
+    index = FragmentationIndex(_mix(uniform_request("m", 2, whole=1)), cluster.interner)
+    request = uniform_request("t4-half", 2, share=500, allowed=[1])
+    rng = np.random.default_rng(0)
+    _, scarce = score_nodes(cluster, request, HcsDefault(index, np.array([0.0, 1.0]), 0.0), rng)
+    _, free = score_nodes(cluster, request, HcsDefault(index, np.zeros(2), 0.0), rng)
+    assert (free.scores - scarce.scores).tolist() == pytest.approx([500.0, 500.0])
