@@ -114,7 +114,7 @@ def _unservable(request: PodRequest, max_devices: int, too_small: list[Fit]) -> 
             asked.append(f"{value} {name}")
     if effective.devices:
         asked.append(f"on {effective.devices} devices")
-    limit = effective.devices or max_devices
+    limit = min(effective.devices or max_devices, max_devices)
     message = (
         f"no known accelerator model can serve {', '.join(asked)} with at most {limit} devices "
         "of one node, within the pod's vendor and model preferences"
