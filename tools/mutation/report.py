@@ -210,3 +210,11 @@ def equivalents_markdown(equivalents: list[Equivalent]) -> str:
 def _change(entry: Equivalent) -> str:
     added = " ".join(entry.added) or "(line removed)"
     return "`" + added.replace("|", "\\|").replace("`", "'") + "`"
+
+
+def stale(equivalents: list[Equivalent], mutants: list[Mutant]) -> list[Equivalent]:
+    """Entries of the checked modules that match no live mutant: the code or a test changed,
+    and the entry now lists a mutant that is killed or no longer exists."""
+    modules = {m.module for m in mutants if m.status != "not checked"}
+    live = [m for m in mutants if m.alive]
+    return [e for e in equivalents if e.module in modules and not any(e.matches(m) for m in live)]

@@ -4,7 +4,7 @@ Each package runs in its own staging folder at the repository root (`.mutation-<
 git-ignored): `src`, `tests` and `README.md` link to the package, so mutmut 3 sees the
 single-package layout it expects and the tests still find the repository's files three folders
 up. Prints the score per module and every live mutant; exits 1 when a live mutant is not listed
-in equivalent/<package>.toml or the score is under --min-score.
+in equivalent/ or the score is under --min-score.
 
   python tools/mutation/run.py                          # every module, every mutant
   python tools/mutation/run.py --package hcs-api        # one package
@@ -31,6 +31,7 @@ from report import (
     format_table,
     load_equivalents,
     score_modules,
+    stale,
     total,
 )
 
@@ -251,6 +252,9 @@ def main() -> int:
         print(f"\nLive mutants ({len(whole.survivors)}), neither killed nor listed as equivalent:")
         print(format_survivors(scores))
     full_run = not (args.sample or args.changed_since or args.time_box or args.report_only)
+    if not (args.sample or args.changed_since):
+        for entry in stale(equivalents, mutants):
+            print(f"stale equivalent (remove it): {entry.module} {entry.function}: {entry.added}")
     if whole.survivors or (full_run and whole.score < args.min_score):
         return 1
     return 0

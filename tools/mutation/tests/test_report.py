@@ -18,6 +18,7 @@ from report import (
     format_table,
     load_equivalents,
     score_modules,
+    stale,
     total,
 )
 
@@ -139,3 +140,11 @@ def test_the_root_readme_lists_every_equivalent_mutant_as_the_files_do() -> None
     listed = readme[readme.index(begin) + len(begin) : readme.index(end)].strip()
     expected = equivalents_markdown(load_equivalents(HERE / "equivalent"))
     assert listed == expected, "run tools/mutation/run.py --update-readme"
+
+
+def test_an_entry_matching_no_live_mutant_of_a_checked_module_is_stale() -> None:
+    live = Mutant(METHOD, "hcs_api/_podrequest.py", 0, DIFF)
+    killed = Mutant(METHOD, "hcs_api/_podrequest.py", 1, DIFF)
+    current, other_module = equivalent(), equivalent(module="hcs_api/_quantity.py")
+    assert stale([current, other_module], [live]) == []  # _quantity.py was not checked
+    assert stale([current, other_module], [killed]) == [current]
