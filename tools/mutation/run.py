@@ -221,6 +221,9 @@ def main() -> int:
         if args.recheck_live:
             earlier = [m for m in read_mutants(folder, spec, diffs=False) if _open(m)]
             names = [m.name for m in earlier] or names
+            # Which tests reach which function, recorded afresh: mutmut's incremental stats map
+            # only new tests, so an old test would never run against a new or renamed function.
+            (folder / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
         if args.sample:
             run_mutmut(folder, ["no-such-mutant"], args.time_box)  # generate + test stats only
             pool = [m.name for m in read_mutants(folder, spec)]
