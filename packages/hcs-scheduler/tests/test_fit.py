@@ -133,3 +133,25 @@ def test_a_taken_sub_snapshot_keeps_the_rows_it_names(make_node):
     assert part.state_key(0) == cluster.state_key(1)
     part.dev_share_free[0, 0] = 0  # a copy: the snapshot is untouched
     assert cluster.dev_share_free[1, 0] == 500
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "required", "share_ok", "whole_ok"),
+    [
+        ({"cpu_milli": 1_000}, False, [False] * 8, [False] * 8),
+        ({"share": 100}, False, [True, True] + [False] * 6, [False] * 8),
+        ({"whole": 2}, True, [False] * 8, [True, True] + [False] * 6),
+    ],
+    ids=["cpu-only-marks-no-device", "share-marks-no-whole-device", "required-whole-no-share"],
+)
+def test_device_masks_mark_only_the_request_s_kind(make_node, kwargs, required, share_ok, whole_ok):
+    from dataclasses import replace
+
+    from hcs_api import TopologyPreference
+
+    cluster = build_cluster([make_node("a", devices=2), make_node("b", devices=8)])
+    request = uniform_request("r", 1, **kwargs)
+    if required:
+        request = replace(request, topology=TopologyPreference.REQUIRED)
+    fit = device_fit(cluster, request)
+    assert (fit.share_ok[0].tolist(), fit.whole_ok[0].tolist()) == (share_ok, whole_ok)

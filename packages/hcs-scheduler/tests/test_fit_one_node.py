@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from hcs_api import TopologyPreference
 from hcs_scheduler import Allocation, NodeSpec, build_cluster, uniform_request
 from hcs_scheduler.fit import device_fit, explain, fits_on
 from hcs_scheduler.request import PlacementRequest
@@ -23,6 +24,12 @@ def _per_model(whole: tuple[int, int]) -> PlacementRequest:
     request = uniform_request("per-model", 2, whole=1)
     request.whole[:] = whole
     return request
+
+
+def _required(whole: int) -> PlacementRequest:
+    """Whole devices that must all be directly linked (hcs.io/topology: required)."""
+    base = uniform_request("required", 1, whole=whole)
+    return PlacementRequest(**{**base.__dict__, "topology": TopologyPreference.REQUIRED})
 
 
 # (case, nodes(make_node), allocations, request, names of the nodes that fit)
@@ -154,6 +161,13 @@ CASES = [
         ["b"],
     ),
     (
+        "whole-vram-exactly-the-device",
+        lambda m: [m("a", devices=1, vram=16 * GI), m("b", devices=1)],
+        [],
+        uniform_request("r", 1, whole=1, vram=16 * GI),
+        ["a", "b"],
+    ),
+    (
         "whole-skips-a-device-with-only-vram-taken",
         lambda m: [m("a", devices=1)],
         [Allocation(0, (0,), share=0, vram=GI)],
@@ -186,6 +200,48 @@ CASES = [
         lambda m: [_mixed(m, "mixed"), m("t4", model="T4", devices=2, vram=16 * GI)],
         [],
         _per_model((1, 4)),
+        ["mixed"],
+    ),
+    (
+        "required-two-whole-directly-linked",
+        lambda m: [m("nvlink", devices=2, links=100), m("pcie", devices=2, links=40)],
+        [],
+        _required(2),
+        ["nvlink"],
+    ),
+    (
+        "required-one-whole-needs-no-link",
+        lambda m: [m("pcie", devices=2, links=40)],
+        [],
+        _required(1),
+        ["pcie"],
+    ),
+    (
+        "only-mixed-nodes",
+        lambda m: [_mixed(m, "mixed")],
+        [],
+        uniform_request("r", 2, whole=2, allowed=[T4]),
+        ["mixed"],
+    ),
+    (
+        "mixed-cluster-share-exactly-what-is-left",
+        lambda m: [_mixed(m, "x"), _mixed(m, "y")],
+        [Allocation(0, (0, 1), share=600, vram=GI), Allocation(1, (0, 1), share=601, vram=GI)],
+        uniform_request("r", 2, share=400, allowed=[A100]),
+        ["x"],
+    ),
+    (
+        "mixed-cluster-whole-vram-exactly-the-device",
+        lambda m: [_mixed(m, "mixed")],
+        [],
+        uniform_request("r", 2, whole=1, vram=16 * GI, allowed=[T4]),
+        ["mixed"],
+    ),
+    (
+        "mixed-cluster-host-short-despite-free-devices",
+        lambda m: [_mixed(m, "mixed"), NodeSpec("small", m("s", devices=1).devices, cpu_milli=1)],
+        [],
+        uniform_request("r", 2, share=100, cpu_milli=2),
         ["mixed"],
     ),
     (
