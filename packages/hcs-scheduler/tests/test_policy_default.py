@@ -151,3 +151,9 @@ def test_a_node_mixing_models_pays_the_scarcity_of_the_model_the_request_takes(m
     _, scarce = score_nodes(cluster, request, HcsDefault(index, np.array([0.0, 1.0]), 0.0), rng)
     _, free = score_nodes(cluster, request, HcsDefault(index, np.zeros(2), 0.0), rng)
     assert (free.scores - scarce.scores).tolist() == pytest.approx([500.0, 500.0])
+
+
+def test_cpu_per_device_of_a_vram_only_mix_is_zero():
+    # A type asking only VRAM takes no device's compute: no devices to spread its CPU over.
+    mix = WorkloadMix.from_requests([uniform_request("vram", 1, vram=T4_VRAM, cpu_milli=1000)])
+    assert cpu_per_device(mix) == 0.0

@@ -99,7 +99,7 @@ class WorkloadMix:
         total = (free * present).sum(axis=1)
         stranded = (free[None] * (present[None] & ~can_host)).sum(axis=2)
         share_fit = (can_host & (whole == 0)).any(axis=2)
-        need = whole.max(axis=2)
+        need = whole.max(axis=2, initial=0)  # a state without device slots needs none
         whole_fit = (need > 0) & ((can_host & (whole > 0)).sum(axis=2) >= need)
         device_fit = np.where(needs_s[:, None], share_fit | whole_fit, True)
         # Back to types: a type fits where its shape fits and its host resources do.
@@ -143,7 +143,8 @@ class FragmentationIndex:
         if not missing:
             return
         if len(value) > _MEMO_LIMIT:
-            value.clear()
+            value.clear()  # and every key asked now is computed again, not only the missing
+            missing = list(dict.fromkeys(keys))
         # Rounded: BLAS may sum a batch in another order than a single state, and the
         # last bits must not break ties differently from one run to the next.
         computed = np.round(self.mix.fragmentation(missing), 6).tolist()
