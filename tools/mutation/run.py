@@ -55,9 +55,10 @@ def _toml_value(value: object) -> str:
     return str(value)
 
 
-def stage(package: str, spec: dict, fresh: bool) -> Path:
-    """The package's staging folder, with mutmut's settings beside the workspace's pytest ones."""
-    folder = ROOT / f".mutation-{package}"
+def stage(package: str, spec: dict, fresh: bool, suffix: str = "") -> Path:
+    """The package's staging folder, with mutmut's settings beside the workspace's pytest ones
+    (a sample stages apart, `suffix`, so it never wipes the last full run's results)."""
+    folder = ROOT / f".mutation-{package}{suffix}"
     if fresh and folder.exists():
         subprocess.run(["rm", "-rf", str(folder)], check=True)
     folder.mkdir(exist_ok=True)
@@ -216,7 +217,7 @@ def main() -> int:
         if args.report_only:
             mutants += read_mutants(ROOT / f".mutation-{package}", spec)
             continue
-        folder = stage(package, spec, fresh=not args.recheck_live)
+        folder = stage(package, spec, not args.recheck_live, "-sample" if args.sample else "")
         names = [f"{spec['import']}.{m[:-3].replace('/', '.')}.*" for m in spec["modules"]]
         if args.recheck_live:
             earlier = [m for m in read_mutants(folder, spec, diffs=False) if _open(m)]
