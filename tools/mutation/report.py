@@ -138,11 +138,11 @@ def score_modules(
         entry = scores.setdefault(mutant.module, ModuleScore(mutant.module))
         if mutant.status == "not checked":
             entry.not_checked += 1
-        elif not mutant.alive and mutant.status != "suspicious":
+        elif mutant.status == "killed":
             entry.killed += 1
-        elif mutant.status != "suspicious" and any(e.matches(mutant) for e in equivalents):
+        elif mutant.alive and any(e.matches(mutant) for e in equivalents):
             entry.equivalent += 1
-        else:
+        else:  # live, or suspicious (a crash no test asked for): both are shown
             entry.survivors.append(mutant)
     return scores
 

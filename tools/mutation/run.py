@@ -121,7 +121,7 @@ def read_mutants(folder: Path, spec: dict, diffs: bool = True) -> list[Mutant]:
         label = f"{spec['import']}/{module}"
         for name, code in codes.items():
             mutants.append(Mutant(name=name, module=label, exit_code=code))
-            if Mutant(name=name, module=label, exit_code=code).alive:
+            if mutants[-1].alive:
                 wanted.append((name, f"src/{spec['import']}/{module}"))
     if not wanted or not diffs:
         return mutants
