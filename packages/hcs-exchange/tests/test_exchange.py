@@ -239,6 +239,11 @@ def test_a_request_becomes_the_demand_it_states(request_, sharded, demand):
     assert Demand.from_request(request_, sharded=sharded) == demand
 
 
+def test_vram_is_per_device_unless_the_caller_says_the_work_is_sharded():
+    # Callers that know nothing of hcs.io/sharded (quota, the CLI) get the per-device rule.
+    assert Demand.from_request(ComputeRequest(vram=70 * GI)) == Demand(vram=70 * GI)
+
+
 TOO_SMALL = [
     (
         "70Gi-on-a100-40g",
