@@ -26,6 +26,7 @@ def test_every_annotation_is_either_user_or_decision():
         ("hcs.io/allocation", True),
         ("hcs.io/devices.train", True),
         ("hcs.io/vram-quota.train", True),
+        ("hcs.io/resume-from", True),
         ("hcs.io/vendors", False),
         ("hcs.io/checkpoint-dir", False),
         ("example.com/node", False),

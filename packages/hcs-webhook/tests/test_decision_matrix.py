@@ -15,6 +15,7 @@ KEYS = {
     "hcs.io/bind-time": ("2026-12-06T10:00:00Z", "2026-12-06T11:00:00Z"),
     "hcs.io/devices.train": ("0", "0,1,2,3"),
     "hcs.io/vram-quota.train": ("17179869184", "999999999999999"),
+    "hcs.io/resume-from": ("/ckpt/step-30.pt", "/ckpt/step-40.pt"),
 }
 # (case, operation, annotations before, annotations after) as functions of (key, a, b)
 CHANGES = {

@@ -27,7 +27,20 @@ def test_rbac_validates_and_is_read_only(kit, version):
     for document in documents:
         kubernetes_validate.validate(document, version, strict=True)
     role = next(d for d in documents if d["kind"] == "ClusterRole")
-    assert {verb for rule in role["rules"] for verb in rule["verbs"]} == {"list"}
+    assert {verb for rule in role["rules"] for verb in rule["verbs"]} == {"list", "get"}
+    owners = {
+        (r["apiGroups"][0], res)
+        for r in role["rules"]
+        if r["verbs"] == ["get"]
+        for res in r["resources"]
+    }
+    assert owners == {
+        ("batch", "jobs"),
+        ("jobset.x-k8s.io", "jobsets"),
+        ("kubeflow.org", "pytorchjobs"),
+        ("kubeflow.org", "mpijobs"),
+        ("kubeflow.org", "tfjobs"),
+    }, "the owners kube.py reads for hcs.io/resume-from"
 
 
 def test_policies(documents):

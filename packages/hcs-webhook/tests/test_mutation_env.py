@@ -94,6 +94,25 @@ def test_each_vendors_env_in_full(kit, settings, vendor, p2p, expected):
     assert patched["spec"]["containers"][0]["env"] == expected
 
 
+@pytest.mark.parametrize("vendor", [None, Vendor.NVIDIA], ids=["late", "nvidia"])
+def test_the_resume_point_is_a_plain_value_in_each_accelerated_container(kit, settings, vendor):
+    binding = Binding(vendor=vendor, resume_from="/ckpt/step-30.pt")
+    resume = {"name": "HCS_RESUME_FROM", "value": "/ckpt/step-30.pt"}
+    assert desired_env("train", settings, binding)[-1] == resume
+    assert "HCS_RESUME_FROM" not in {e["name"] for e in desired_env("train", settings, Binding())}
+    obj = kit.pod(
+        kit.container("train", vram="16Gi"),
+        kit.container("logs"),
+        init=(kit.container("warm", vram="8Gi"),),
+    )
+    patched = kit.apply_patch(obj, run(obj, settings, binding).patch)
+    assert kit.env_of(patched, "train")["HCS_RESUME_FROM"] == "/ckpt/step-30.pt"
+    assert kit.env_of(patched, "warm")["HCS_RESUME_FROM"] == "/ckpt/step-30.pt"
+    assert kit.env_of(patched, "logs") == {}
+    again = run(patched, settings, binding)
+    assert (again.patch, again.warnings) == ([], [])
+
+
 @pytest.mark.parametrize(
     ("vendor", "drivers"),
     [

@@ -20,13 +20,30 @@ def test_the_pod_validity_check_can_fail(kit):
 
 @pytest.mark.parametrize(
     "annotation",
-    ["hcs.io/node", "hcs.io/vendor", "hcs.io/bind-phase", "hcs.io/devices.train"],
-    ids=["node", "vendor", "bind-phase", "devices-per-container"],
+    [
+        "hcs.io/node",
+        "hcs.io/vendor",
+        "hcs.io/bind-phase",
+        "hcs.io/devices.train",
+        "hcs.io/resume-from",
+    ],
+    ids=["node", "vendor", "bind-phase", "devices-per-container", "resume-from"],
 )
 def test_decision_annotations_set_at_create_are_refused(kit, settings, annotation):
     obj = kit.pod(kit.container("train", vram="16Gi"), annotations={annotation: "x"})
     with pytest.raises(Denied, match=f"annotation {annotation} is written only by HCS"):
         check_decisions(request_of(kit, obj), settings)
+
+
+def test_only_hcs_may_create_a_pod_that_resumes_from_a_checkpoint(kit, settings):
+    # A user naming any file as the job's "checkpoint" would have HCS hand it to the training
+    # code; only hcs-health's replacement of a bare pod carries it.
+    annotations = {"hcs.io/checkpoint-dir": "/ckpt", "hcs.io/resume-from": "/ckpt/step-30.pt"}
+    obj = kit.pod(kit.container("train", vram="16Gi"), annotations=annotations)
+    with pytest.raises(Denied, match=r"annotation hcs\.io/resume-from is written only by HCS"):
+        check_decisions(request_of(kit, obj), settings)
+    hcs = settings.hcs_service_accounts[0]
+    check_decisions(request_of(kit, obj, username=hcs), settings)
 
 
 def test_user_preferences_are_not_decisions(kit, settings):

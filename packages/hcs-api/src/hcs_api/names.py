@@ -86,6 +86,12 @@ class Annotation(enum.StrEnum):
     """Where binding stands: reserved, bound or failed."""
     BIND_TIME = "hcs.io/bind-time"
     """RFC 3339 time of the last change of the bind phase."""
+    RESUME_FROM = "hcs.io/resume-from"
+    """The checkpoint a job moved off sick hardware resumes from: an absolute path inside the
+    container, under the pod's `hcs.io/checkpoint-dir` (e.g. `/ckpt/step-30.pt`). hcs-health
+    writes it on the replacement of a bare pod, or on the pod's controller (a Job, JobSet,
+    PyTorchJob...) and that controller's own, which recreate the pod; the webhook gives it to
+    the new pod's accelerated containers as `HCS_RESUME_FROM`."""
 
 
 USER_ANNOTATIONS = frozenset(

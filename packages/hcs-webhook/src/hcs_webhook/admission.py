@@ -6,6 +6,7 @@ module only asks the cluster and the planner, and turns Denied into an admission
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from hcs_webhook.isolation import explain, isolation_problems
 from hcs_webhook.mutation import Binding, mutate
 from hcs_webhook.ports import ClusterReads, Planner
 from hcs_webhook.quota import check_quota
+from hcs_webhook.resume import resume_from
 from hcs_webhook.review import AdmissionRequest, AdmissionResponse, Operation, allow, deny
 from hcs_webhook.settings import WebhookSettings
 from hcs_webhook.topology import vendors_without_p2p
@@ -95,10 +97,16 @@ class Admission:
             binding = await self._binding(pod, pod_request)
         except Denied as denied:
             return deny(request.uid, str(denied), denied.code)
+        # A failed read only costs the job its resume point: never a reason to refuse the pod.
+        resume = await resume_from(pod, pod_request, self.deps.cluster, _namespace(request, pod))
+        if resume.warning is not None:
+            log.warning("pod %s/%s: %s", request.namespace, _name(pod), resume.warning)
+        binding = dataclasses.replace(binding, resume_from=resume.path)
         mutation = mutate(pod, pod_request, self.settings, binding)
         for warning in mutation.warnings:
             log.info("pod %s/%s: %s", request.namespace, _name(pod), warning)
-        return allow(request.uid, mutation.patch, mutation.warnings)
+        warnings = [resume.warning] if resume.warning is not None else []
+        return allow(request.uid, mutation.patch, warnings + mutation.warnings)
 
     async def _refuse_unless_nodes_serve(self, pod_request: PodRequest, why: str) -> None:
         """Denied(`why`) unless a figure the profiles lack, filled from what the agents report
@@ -118,15 +126,14 @@ class Admission:
         check_satisfiable(pod_request, filled, self.settings.max_devices_per_node)
 
     def _check_isolation(self, request: AdmissionRequest, pod: dict[str, Any]) -> None:
-        namespace = request.namespace or (pod.get("metadata") or {}).get("namespace") or ""
-        problems = isolation_problems(pod, self.settings, str(namespace))
+        problems = isolation_problems(pod, self.settings, _namespace(request, pod))
         if problems:
             raise Denied(explain(problems))
 
     async def _check_quota(
         self, request: AdmissionRequest, pod: dict[str, Any], pod_request: PodRequest
     ) -> None:
-        namespace = request.namespace or (pod.get("metadata") or {}).get("namespace") or ""
+        namespace = _namespace(request, pod)
         try:
             quotas = await self.deps.cluster.compute_quotas(namespace)
             if not quotas:
@@ -200,6 +207,10 @@ def _pod(request: AdmissionRequest) -> dict[str, Any]:
     if not isinstance(request.object, dict):
         raise BadReviewError(f"request.object is missing for a pod {request.operation}")
     return request.object
+
+
+def _namespace(request: AdmissionRequest, pod: dict[str, Any]) -> str:
+    return str(request.namespace or (pod.get("metadata") or {}).get("namespace") or "")
 
 
 def _name(pod: dict[str, Any]) -> str:

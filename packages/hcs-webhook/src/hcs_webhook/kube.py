@@ -2,7 +2,9 @@
 
 The client is synchronous; each read runs in a worker thread so the event loop keeps serving
 reviews. Pods are read as raw JSON (`_preload_content=False`): the webhook needs the wire
-names (camelCase) that hcs_api reads, not the client's snake_case models.
+names (camelCase) that hcs_api reads, not the client's snake_case models. A pod's owners (Job,
+JobSet, PyTorchJob...) are read through the custom-objects API, which serves built-in groups
+such as batch/v1 as well, so one call reads any kind without a typed client per kind.
 """
 
 from __future__ import annotations
@@ -22,10 +24,14 @@ from pydantic import ValidationError
 from hcs_api.names import GROUP, VERSION
 from hcs_api.v1alpha1 import ComputeNode, ComputeQuota
 from hcs_webhook.errors import ClusterReadError
+from hcs_webhook.ports import OwnerMeta, controller_of
 
 log = logging.getLogger(__name__)
 _LIVE_PODS = "status.phase!=Succeeded,status.phase!=Failed"
 _Model = TypeVar("_Model", ComputeNode, ComputeQuota)
+_OWNER_READ_TIMEOUT = 1.5
+"""Seconds one owner read may take: at most two per review, inside the API server's 5 s
+timeoutSeconds for the webhook, after which failurePolicy Fail would refuse the pod."""
 
 
 def api_client(kubeconfig: Path | None) -> kubernetes.client.ApiClient:
@@ -85,6 +91,33 @@ class KubernetesCluster:
         )
         return _parse(ComputeNode, body)
 
+    async def owner_annotations(
+        self, namespace: str, api_version: str, kind: str, name: str
+    ) -> OwnerMeta | None:
+        group, _, version = api_version.rpartition("/")
+        if not group:
+            return None  # the core group ("v1") has no controllers that record checkpoints
+        plural = kind.lower() + "s"  # Job -> jobs, JobSet -> jobsets, PyTorchJob -> pytorchjobs
+        try:
+            body = await asyncio.to_thread(
+                self._custom.get_namespaced_custom_object,
+                group,
+                version,
+                namespace,
+                plural,
+                name,
+                _request_timeout=_OWNER_READ_TIMEOUT,
+            )
+        except kubernetes.client.ApiException as error:
+            if error.status == 404:
+                return None
+            raise ClusterReadError(
+                f"{api_version} {kind} {namespace}/{name}: {error.status} {error.reason}"
+            ) from None
+        except (urllib3.exceptions.HTTPError, ValueError) as error:
+            raise ClusterReadError(f"{api_version} {kind} {namespace}/{name}: {error}") from None
+        return _owner_meta(body)
+
     async def _call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
             return await asyncio.to_thread(function, *args, **kwargs)
@@ -103,6 +136,24 @@ class NoCluster:
 
     async def compute_nodes(self) -> list[ComputeNode]:
         raise ClusterReadError("no Kubernetes API configured")
+
+    async def owner_annotations(
+        self, namespace: str, api_version: str, kind: str, name: str
+    ) -> OwnerMeta | None:
+        raise ClusterReadError("no Kubernetes API configured")
+
+
+def _owner_meta(body: Any) -> OwnerMeta:
+    """The owner's string annotations and controller; anything malformed reads as absent."""
+    obj = body if isinstance(body, dict) else {}
+    metadata = obj.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    strings = {
+        key: value
+        for key, value in (annotations if isinstance(annotations, dict) else {}).items()
+        if isinstance(key, str) and isinstance(value, str)
+    }
+    return OwnerMeta(strings, controller_of(obj))
 
 
 def _parse(model: type[_Model], body: Any) -> list[_Model]:

@@ -22,6 +22,8 @@ RUNTIME_VOLUME = "hcs-runtime"
 DEFAULT_SCHEDULER = "default-scheduler"
 QUOTA_VARIABLE = "HCS_VRAM_QUOTA"
 """The interceptor's VRAM quota variable (native/interceptor)."""
+RESUME_VARIABLE = "HCS_RESUME_FROM"
+"""The checkpoint a job moved off sick hardware resumes from (resume.py finds it)."""
 PRELOAD_FILE = "/etc/ld.so.preload"
 
 
@@ -34,6 +36,8 @@ class Binding:
     """Rewrite app containers' images to the vendor's runtime image (early binding only)."""
     p2p_env: Mapping[str, str] = field(default_factory=dict)
     """Collective-library switches for devices without a peer-to-peer path."""
+    resume_from: str | None = None
+    """The checkpoint path HCS recorded for the job (`hcs.io/resume-from`), if any."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,8 @@ def desired_env(
         extra.update(runtime.env or {})
     env.append({"name": "LD_LIBRARY_PATH", "value": ":".join(libraries)})
     extra.update(binding.p2p_env)
+    if binding.resume_from is not None:
+        extra[RESUME_VARIABLE] = binding.resume_from
     env += [{"name": name, "value": value} for name, value in extra.items()]
     return env
 
@@ -163,9 +169,15 @@ def _env(
         elif normal_env(theirs) != normal_env(entry):
             warnings.append(
                 f"container {container['name']!r}: env {entry['name']} kept as set in the pod; "
-                "HCS would have set it for the device allocation"
+                f"HCS would have set it {_why_set(entry)}"
             )
     return add_to_list(dict(container), "env", tokens, missing)
+
+
+def _why_set(entry: Mapping[str, Any]) -> str:
+    if entry["name"] == RESUME_VARIABLE:
+        return f"to {entry['value']!r}, the checkpoint it recorded when it moved the job"
+    return "for the device allocation"
 
 
 def normal_env(entry: Mapping[str, Any]) -> Any:
