@@ -25,7 +25,16 @@ from hcs_envtest import ControlPlane, Process, free_port, http_status, start_sch
 sys.path.insert(0, str(Path(__file__).parent))
 import contextlib
 
-from kubetest import DEPLOY, GROUP, VERSION, apis, ensure_namespace, python_command
+from kubetest import (
+    DEPLOY,
+    GROUP,
+    VERSION,
+    Webhook,
+    apis,
+    ensure_namespace,
+    python_command,
+    registrations,
+)
 
 pytest_plugins = ["hcs_envtest.pytest_plugin"]
 
@@ -112,6 +121,19 @@ def agent_report(control_plane: ControlPlane, tmp_path: Path) -> Callable[..., d
         return api.custom.get_cluster_custom_object(GROUP, VERSION, "computenodes", node)
 
     return report
+
+
+@pytest.fixture
+def webhook(control_plane, api, crds, tmp_path):
+    server = Webhook(control_plane, tmp_path)
+    server.start()
+    mutating, validating = registrations(server.port, control_plane.ca_pem)
+    api.admission.create_mutating_webhook_configuration(mutating)
+    api.admission.create_validating_webhook_configuration(validating)
+    yield server
+    api.admission.delete_mutating_webhook_configuration(mutating["metadata"]["name"])
+    api.admission.delete_validating_webhook_configuration(validating["metadata"]["name"])
+    server.stop()
 
 
 FAST_LEASE = {

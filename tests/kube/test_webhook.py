@@ -1,82 +1,10 @@
 """hcs-webhook registered with the real API server: pods are mutated, forgeries refused, and an
 outage fails as the shipped failurePolicy says."""
 
-import base64
-import os
-
 import pytest
-import yaml
-from hcs_envtest import Process, free_port, http_status, tls_context, wait_for
+from hcs_envtest import wait_for
 from kubernetes.client.exceptions import ApiException
-from kubetest import DEPLOY, pod, python_command
-
-HCS_USER = "hcs-test-scheduler"
-"""The identity the tests' HCS writes as; the webhook is told it is HCS's own account."""
-
-
-class Webhook:
-    def __init__(self, plane, tmp_path):
-        self.plane = plane
-        self.port = free_port()
-        self.cert = plane.serving_cert("hcs-webhook")
-        self.log = tmp_path / "webhook.log"
-        self.process = None
-
-    def start(self):
-        argv = python_command(
-            "hcs_webhook",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--tls-cert",
-            str(self.cert.cert),
-            "--tls-key",
-            str(self.cert.key),
-        )
-        env = {
-            **os.environ,
-            "HCS_WEBHOOK_KUBECONFIG": str(self.plane.admin_kubeconfig),
-            "HCS_WEBHOOK_HCS_SERVICE_ACCOUNTS": f'["{HCS_USER}"]',
-        }
-        self.process = Process("hcs-webhook", argv, self.log, env=env)
-        context = tls_context(str(self.plane.ca))
-        up = lambda: http_status(self.port, "/healthz", context) == 200  # noqa: E731
-        self.process.wait_until(up, 30, "up")
-
-    def stop(self):
-        self.process.stop()
-
-
-def _registrations(port, ca_pem):
-    """The shipped configurations, each webhook pointed at the test's server by URL (no
-    Service or DNS here) with the control plane's CA as its caBundle."""
-    documents = list(
-        yaml.safe_load_all((DEPLOY / "webhook" / "webhook-configurations.yaml").read_text())
-    )
-    for document in documents:
-        document["metadata"].pop("annotations", None)  # cert-manager's; the bundle is set here
-        for webhook in document["webhooks"]:
-            path = webhook["clientConfig"]["service"]["path"]
-            webhook["clientConfig"] = {
-                "url": f"https://127.0.0.1:{port}{path}",
-                "caBundle": base64.b64encode(ca_pem).decode(),
-            }
-    return documents
-
-
-@pytest.fixture
-def webhook(control_plane, api, crds, tmp_path):
-    server = Webhook(control_plane, tmp_path)
-    server.start()
-    mutating, validating = _registrations(server.port, control_plane.ca_pem)
-    api.admission.create_mutating_webhook_configuration(mutating)
-    api.admission.create_validating_webhook_configuration(validating)
-    yield server
-    api.admission.delete_mutating_webhook_configuration(mutating["metadata"]["name"])
-    api.admission.delete_validating_webhook_configuration(validating["metadata"]["name"])
-    server.stop()
+from kubetest import HCS_USER, pod, registrations
 
 
 def _mutated(api, namespace):
@@ -177,7 +105,7 @@ def test_webhook_down_follows_the_failure_policy(api, webhook, kube_namespace):
 
 def test_shipped_registration_is_what_the_api_server_stores(api, webhook):
     stored = api.admission.read_mutating_webhook_configuration("hcs-webhook")
-    shipped = _registrations(webhook.port, b"")[0]["webhooks"][0]
+    shipped = registrations(webhook.port, b"")[0]["webhooks"][0]
     assert stored.webhooks[0].failure_policy == shipped["failurePolicy"] == "Fail"
     assert [c.name for c in stored.webhooks[0].match_conditions] == [
         c["name"] for c in shipped["matchConditions"]

@@ -8,7 +8,14 @@ from hcs_agent.collect import Collection
 from hcs_agent.computenode import build
 from hcs_agent.errors import ReportError
 from hcs_agent.model import Detection, DeviceInfo
-from hcs_agent.report import Backoff, InMemoryKube, Reporter, RetryableError, status_body
+from hcs_agent.report import (
+    Backoff,
+    InMemoryKube,
+    Reporter,
+    RetryableError,
+    spec_body,
+    status_body,
+)
 from hcs_api.v1alpha1 import ComputeNode
 from hcs_exchange import load_database
 
@@ -88,3 +95,24 @@ def test_a_permanent_error_is_not_retried() -> None:
     assert (outcome.ok, outcome.attempts, sleeps) == (False, 1, [])
     assert outcome.error is not None
     assert "404" in outcome.error
+
+
+def test_health_owned_fields_and_empty_maps_stay_out_of_the_apply() -> None:
+    """hcs-health owns cordons (its field manager): the agent's forced apply never names them,
+    and a node with no usable device applies no `compute: {}`, which the API server stores as
+    null and the schema then refuses."""
+    infos = tuple(
+        DeviceInfo("nvidia", str(i), f"GPU-{i}", "NVIDIA A100-SXM4-80GB", vram_bytes=80 * 2**30)
+        for i in range(2)
+    )
+    at = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    collection = Collection((Detection("nvidia", infos),), at=at)
+    sick = build("gpu-7", collection, DB, analyzed={"nvidia-0": 0, "nvidia-1": 0}).node
+    assert [d.health for d in sick.spec.devices] == [0, 0]
+    sick.spec.devices[0].cordon_reason = "hcs-health: fell off the bus"
+    sick.spec.devices[0].cordoned = True
+    applied = spec_body(sick)
+    assert all("cordoned" not in d and "cordonReason" not in d for d in applied["spec"]["devices"])
+    status = status_body(sick)["status"]
+    assert status["allocatable"]["devices"] == 0
+    assert "compute" not in status["allocatable"]

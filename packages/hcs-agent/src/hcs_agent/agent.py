@@ -15,6 +15,7 @@ from hcs_agent.detect.cambricon import CambriconDetector
 from hcs_agent.detect.hygon import HygonDetector
 from hcs_agent.detect.inventory import InventoryDetector
 from hcs_agent.detect.nvidia import NvidiaDetector
+from hcs_agent.healthloop import Guarded
 from hcs_agent.metrics import AgentMetrics
 from hcs_agent.model import Detection
 from hcs_agent.report import Reporter, ReportOutcome
@@ -55,8 +56,10 @@ class Agent:
         metrics: AgentMetrics,
         reporter: Reporter | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        health: Guarded | None = None,
     ) -> None:
         self.node_name = node_name
+        self.health = health
         self._collector = collector
         self._database = database
         self.metrics = metrics
@@ -68,6 +71,12 @@ class Agent:
         self.last_outcome: ReportOutcome | None = None
         self.last_cycle_at: float | None = None
 
+    def pci_addresses(self) -> list[str]:
+        """The PCI addresses of the devices last reported (what sysfs AER polling watches)."""
+        if self.last_built is None:
+            return []
+        return [d.pci_bus_id for d in self.last_built.node.spec.devices if d.pci_bus_id]
+
     def cycle(self) -> Built:
         collection = self._collector.collect()
         detections = keep_last_good(collection.detections, self._good)
@@ -76,6 +85,10 @@ class Agent:
         status = self.last_built.node.status if self.last_built else None
         previous = status.conditions if status is not None else []
         built = build(self.node_name, collection, self._database, previous)
+        if self.health is not None:
+            analyzed = self.health.on_built(collection, built, self._monotonic())
+            if any(analyzed.get(d, 100) < s.value for d, s in built.scores.items()):
+                built = build(self.node_name, collection, self._database, previous, analyzed)
         self.metrics.update(collection, built)
         if self._reporter is not None:
             self.last_outcome = self._reporter.report(built.node)

@@ -18,11 +18,13 @@ from hcs_agent.calibrate import calibrate
 from hcs_agent.collect import Collector
 from hcs_agent.computenode import Built, build
 from hcs_agent.errors import AgentError
+from hcs_agent.healthloop import make_monitor
 from hcs_agent.metrics import AgentMetrics
 from hcs_agent.model import Detection
 from hcs_agent.report import Backoff, Reporter
 from hcs_agent.settings import AgentSettings, load_settings
 from hcs_agent.topology import SysfsPci
+from hcs_health import HealthError
 
 _INVENTORY = click.option(
     "--inventory",
@@ -163,7 +165,14 @@ def runtime_dir(runtime_dir: Path, host_root: Path, interceptor: Path, container
 async def _serve(agent: Agent, settings: AgentSettings, once: bool) -> None:
     from hcs_agent.service import serve
 
-    await serve(agent, settings.interval_s, settings.listen_host, settings.listen_port, once)
+    await serve(
+        agent,
+        settings.interval_s,
+        settings.listen_host,
+        settings.listen_port,
+        once,
+        settings.health_poll_s,
+    )
 
 
 def _agent(settings: AgentSettings) -> Agent:
@@ -178,13 +187,15 @@ def _agent(settings: AgentSettings) -> Agent:
         for note in notes:
             logging.getLogger("hcs_agent").info("calibration: %s", note)
     reporter = None
+    api_client = None
     if settings.report:
         from hcs_agent.kube import KubernetesApi, load_api_client
 
         try:
-            api = KubernetesApi(load_api_client(settings.kubeconfig))
+            api_client = load_api_client(settings.kubeconfig)
         except Exception as error:  # the client's config loaders raise several types
             raise AgentError(f"cannot reach Kubernetes configuration: {error}") from None
+        api = KubernetesApi(api_client)
         backoff = Backoff(
             initial_s=settings.retry_initial_s,
             max_s=settings.interval_s,
@@ -192,7 +203,15 @@ def _agent(settings: AgentSettings) -> Agent:
         )
         reporter = Reporter(api, backoff)
     node = settings.node_name or socket.gethostname()
-    return Agent(node, collector, database, AgentMetrics(), reporter)
+    metrics = AgentMetrics()
+    agent = Agent(node, collector, database, metrics, reporter)
+    try:
+        agent.health = make_monitor(
+            settings, node, metrics.registry, api_client, agent.pci_addresses
+        )
+    except HealthError as error:
+        raise AgentError(f"health monitoring: {error}") from None
+    return agent
 
 
 def _settings(config: Path | None, **given: object) -> AgentSettings:

@@ -10,6 +10,7 @@ index, and a node carrying two vendors has two of each index.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -49,7 +50,10 @@ def build(
     collection: Collection,
     database: ProfileDatabase,
     previous: list[Condition] | None = None,
+    analyzed: Mapping[str, int] | None = None,
 ) -> Built:
+    """`analyzed`: hcs-health's scores by device id (rates, trends, peers); a device's reported
+    health is the lower of that and the snapshot score."""
     problems = [f"{d.vendor}: {d.error}" for d in collection.detections if d.error and not d.absent]
     infos = _distinct(collection, problems)
     # One lookup per name: an unknown name costs hcs-exchange a fuzzy search for its error.
@@ -59,7 +63,8 @@ def build(
     devices, scores = [], {}
     for info in infos:
         score = scores[_id(info)] = health.score(info.health, info.temperature_c)
-        device = _device(info, profiles, score.value, collection, infos)
+        value = min(score.value, (analyzed or {}).get(_id(info), 100))
+        device = _device(info, profiles, value, collection, infos)
         if device is None:
             problems.append(f"{info.vendor} device {info.index} ({info.name}): VRAM unknown")
         else:

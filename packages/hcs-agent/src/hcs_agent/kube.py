@@ -9,6 +9,7 @@ patch touches the same keys and leaves the other resources alone).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from hcs_agent.errors import ReportError
@@ -70,12 +71,20 @@ class KubernetesApi:
         try:
             method(*args, **kwargs)
         except ApiException as error:
-            message = f"{what}: HTTP {error.status} {error.reason}"
+            message = f"{what}: HTTP {error.status} {_server_message(error)}"
             if error.status in (429,) or (error.status or 0) >= 500:
                 raise RetryableError(message) from None
             raise ReportError(message) from None
         except HTTPError as error:
             raise RetryableError(f"{what}: {error}") from None
+
+
+def _server_message(error: Any) -> str:
+    """The API server's own explanation (a 422 names the invalid field), else the reason."""
+    try:
+        return str(json.loads(error.body).get("message") or error.reason)[:2048]
+    except (TypeError, ValueError, AttributeError):
+        return str(error.reason)
 
 
 def load_api_client(kubeconfig: str | None) -> Any:

@@ -40,14 +40,33 @@ class KubePort(Protocol):
         ...
 
 
+HEALTH_OWNED = ("cordoned", "cordonReason")
+"""Device fields hcs-health applies under its own field manager: the agent never names them, so
+its forced apply neither lifts a cordon nor takes an operator's."""
+
+
 def spec_body(node: ComputeNode) -> dict[str, Any]:
     wire = node.to_wire()
+    for device in wire["spec"].get("devices", []):
+        for key in HEALTH_OWNED:
+            device.pop(key, None)
     return {
         "apiVersion": wire["apiVersion"],
         "kind": wire["kind"],
         "metadata": {"name": node.metadata.name},
-        "spec": wire["spec"],
+        "spec": without_empty_maps(wire["spec"]),
     }
+
+
+def without_empty_maps(value: Any) -> Any:
+    """`value` without empty objects: an apply naming `compute: {}` (no device usable, so no
+    throughput) makes the API server store null there, which the schema then refuses."""
+    if isinstance(value, dict):
+        kept = {k: without_empty_maps(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v != {}}
+    if isinstance(value, list):
+        return [without_empty_maps(item) for item in value]
+    return value
 
 
 def status_body(node: ComputeNode) -> dict[str, Any]:
@@ -58,7 +77,7 @@ def status_body(node: ComputeNode) -> dict[str, Any]:
     status.pop("devices", None)
     body = spec_body(node)
     del body["spec"]
-    body["status"] = status
+    body["status"] = without_empty_maps(status)
     return body
 
 

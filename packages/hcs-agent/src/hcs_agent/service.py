@@ -11,6 +11,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from hcs_agent.agent import Agent
+from hcs_agent.healthloop import health_loop
 
 log = logging.getLogger("hcs_agent")
 AGENT_KEY = web.AppKey("agent", Agent)
@@ -71,14 +72,30 @@ async def run_loop(
             await asyncio.wait_for(stop.wait(), timeout=remaining)
 
 
-async def serve(agent: Agent, interval_s: float, host: str, port: int, once: bool = False) -> None:
+async def serve(
+    agent: Agent,
+    interval_s: float,
+    host: str,
+    port: int,
+    once: bool = False,
+    health_poll_s: float = 0.1,
+) -> None:
     runner = web.AppRunner(create_app(agent, interval_s))
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
     log.info("serving /healthz and /metrics on %s:%d", host, port)
     stop = asyncio.Event()
+    health = None
+    if agent.health is not None and not once:
+        health = asyncio.create_task(health_loop(agent.health, stop, health_poll_s))
     try:
         await run_loop(agent, interval_s, stop, once=once)
     finally:
+        stop.set()
+        if health is not None:
+            await health
+        if agent.health is not None:
+            with agent.health.hold() as monitor:
+                monitor.close()
         await runner.cleanup()

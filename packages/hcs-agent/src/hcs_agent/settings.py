@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError
@@ -56,6 +56,28 @@ class AgentSettings(BaseSettings):
     """hcs-exchange override file (private models, changed figures)."""
     calibrate: bool = False
     """Measure each NVIDIA model's throughput at start (needs PyTorch) and report it."""
+    health: bool = True
+    """Run hcs-health: kernel event sources, the analyzer, and the remediation below."""
+    health_source: Literal["auto", "ebpf", "poll", "off"] = "auto"
+    """auto: eBPF where it loads, else /dev/kmsg polling; ebpf: eBPF or stop; poll; off."""
+    health_poll_s: float = Field(default=0.1, gt=0, le=5)
+    """Longest wait for kernel events per poll: bounds the detection-to-cordon latency."""
+    health_cordon: bool = True
+    """Cordon devices that turn unhealthy (ComputeNode spec, field manager hcs-health)."""
+    health_evict: bool = True
+    """Evict pods off cordoned devices (Eviction API), with their newest checkpoint."""
+    health_taint: bool = True
+    """Keep the node's hcs.io/degraded and hcs.io/unhealthy taints true."""
+    health_quiet_period_s: float = Field(default=600.0, ge=0, le=86400)
+    """Seconds a device HCS cordoned must stay healthy before the cordon is lifted."""
+    ebpf_loader: Path | None = None
+    """hcs-ebpf-loader binary (default: $HCS_EBPF_LOADER, then /usr/lib/hcs/hcs-ebpf-loader)."""
+    ioctl_slow_ms: float = Field(default=50.0, gt=0, le=60000)
+    """An ioctl on a vendor device file slower than this is a health event."""
+    kmsg_path: Path = Path("/dev/kmsg")
+    """The kernel log device the polling fallback reads."""
+    kubelet_root: Path = Path("/var/lib/kubelet")
+    """The kubelet's directory as the agent sees it: pods' checkpoint volumes are read there."""
 
 
 def load_settings(path: Path | None = None, **given: Any) -> AgentSettings:

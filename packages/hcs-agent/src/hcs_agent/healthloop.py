@@ -1,0 +1,143 @@
+"""hcs-health inside the agent: what a collection tells the health monitor, and the loop that
+polls the kernel event sources between collections.
+
+The monitor is shared by two threads (the collection cycle and the event loop's poller), so
+every call into it goes through `Guarded`'s lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from hcs_agent.collect import Collection
+from hcs_agent.computenode import Built
+from hcs_agent.settings import AgentSettings
+from hcs_api import HcsApiError
+from hcs_api.names import device_id
+from hcs_health import (
+    Analyzer,
+    AnalyzerConfig,
+    Baseline,
+    DeviceRef,
+    HealthMetrics,
+    HealthMonitor,
+    Remediator,
+    VendorSample,
+    remediation_config,
+)
+from hcs_health.sources.select import SourceMode, open_sources
+
+log = logging.getLogger("hcs_agent")
+
+
+class Guarded:
+    """The monitor behind a lock: one thread at a time."""
+
+    def __init__(self, monitor: HealthMonitor) -> None:
+        self.monitor = monitor
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def hold(self) -> Iterator[HealthMonitor]:
+        with self._lock:
+            yield self.monitor
+
+    def on_built(self, collection: Collection, built: Built, now: float) -> dict[str, int]:
+        """Feed one collection; the analyzer's scores by device id."""
+        with self._lock:
+            self.monitor.set_devices(device_refs(built))
+            self.monitor.on_collection(samples(collection, now), baselines(built), now)
+            return self.monitor.scores()
+
+    def step(self, timeout_s: float) -> None:
+        with self._lock:
+            self.monitor.step(timeout_s)
+
+
+def device_refs(built: Built) -> list[DeviceRef]:
+    return [DeviceRef(d.id, d.vendor.value, d.pci_bus_id) for d in built.node.spec.devices]
+
+
+def baselines(built: Built) -> dict[str, Baseline]:
+    return {device: Baseline(s.value, s.reasons) for device, s in built.scores.items()}
+
+
+def samples(collection: Collection, now: float) -> list[VendorSample]:
+    out = []
+    for info in (d for detection in collection.detections for d in detection.devices):
+        try:
+            qualified = device_id(info.vendor, info.index)
+        except HcsApiError:
+            continue
+        signals = info.health
+        out.append(
+            VendorSample(
+                device=qualified,
+                vendor=info.vendor,
+                at=now,
+                ecc_correctable=signals.ecc_correctable,
+                ecc_uncorrectable=signals.ecc_uncorrectable,
+                retired_pages=signals.retired_pages,
+                throttle_reasons=signals.throttle_reasons,
+                xids=signals.xids,
+                vendor_status=signals.vendor_status,
+            )
+        )
+    return out
+
+
+def make_monitor(
+    settings: AgentSettings,
+    node: str,
+    registry: CollectorRegistry,
+    api_client: Any | None,
+    addresses: Callable[[], list[str]],
+) -> Guarded | None:
+    """The monitor the settings ask for; None when health monitoring is off entirely."""
+    if not settings.health:
+        return None
+    metrics = HealthMetrics(registry)
+    config = remediation_config(
+        cordon=settings.health_cordon,
+        evict=settings.health_evict,
+        taint=settings.health_taint,
+        quiet_period_s=settings.health_quiet_period_s,
+    )
+    selected = open_sources(
+        SourceMode(settings.health_source),
+        metrics,
+        addresses,
+        loader=settings.ebpf_loader,
+        ioctl_slow_ms=settings.ioctl_slow_ms,
+        kmsg_path=settings.kmsg_path,
+        sysfs_root=settings.sysfs_root,
+    )
+    remediator = None
+    if api_client is not None and (config.cordon or config.taint):
+        from hcs_health.remediation.kube import KubernetesRemediation
+
+        remediator = Remediator(
+            node, KubernetesRemediation(api_client), config, kubelet_root=settings.kubelet_root
+        )
+        remediator.refresh()
+    return Guarded(HealthMonitor(Analyzer(AnalyzerConfig()), selected.sources, metrics, remediator))
+
+
+async def health_loop(guarded: Guarded, stop: asyncio.Event, poll_s: float) -> None:
+    """Poll the event sources until `stop`; a failed step is logged and the loop goes on."""
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            await asyncio.to_thread(guarded.step, poll_s)
+        except Exception:
+            log.exception("health step failed")
+        if time.monotonic() - started < poll_s / 10:  # sources that return at once: no spin
+            await asyncio.sleep(poll_s)
