@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Packages checked by mypy --strict (the pure-decision ones, as they land).
 STRICT := packages/hcs-envtest/src/hcs_envtest packages/hcs-api/src/hcs_api packages/hcs-exchange/src/hcs_exchange packages/hcs-scheduler/src/hcs_scheduler packages/hcs-agent/src/hcs_agent packages/hcs-webhook/src/hcs_webhook
 
-.PHONY: run test lint venv bazel controlplane helm crds wheels check-install lock clean reliability images mutation mutation-sample
+.PHONY: run test lint venv bazel ebpf-toolchain resume-demo controlplane helm crds wheels check-install lock clean reliability images mutation mutation-sample
 
 ## run: set up, then the main job: the simulator on its bundled scenarios (policy comparison on
 ## a mixed 4-vendor cluster and an Alibaba trace sample, then vendor-neutral vs vendor-locked)
@@ -14,10 +14,10 @@ run: venv
 	@echo
 	@$(BIN)/hcs-scheduler simulate --protocol vendor-lock --report reports/default
 
-## test: set up (virtualenv, bazel, the Kubernetes control plane, Helm), then every test through
-## `bazel test //...`; the real-API tests find the control plane through HCS_CONTROLPLANE_BIN,
-## the chart's tests Helm through HCS_HELM
-test: venv bazel
+## test: set up (virtualenv, bazel, the eBPF toolchain, the Kubernetes control plane, Helm),
+## then every test through `bazel test //...`; the real-API tests find the control plane through
+## HCS_CONTROLPLANE_BIN, the chart's tests Helm through HCS_HELM
+test: venv bazel ebpf-toolchain
 	@bin=$$(tools/controlplane/build.sh) && helm=$$(tools/bootstrap/helm.sh) && \
 	  HCS_CONTROLPLANE_BIN=$$bin HCS_HELM=$$helm tools/bazel_test.sh
 
@@ -73,6 +73,16 @@ $(VENV)/.installed: requirements/lock.txt $(wildcard packages/*/pyproject.toml) 
 
 bazel:
 	@tools/bootstrap/bazel.sh
+
+## ebpf-toolchain: clang, bpftool, libbpf, libelf and zlib for native/ebpf (apt-get on Debian)
+ebpf-toolchain:
+	@tools/bootstrap/ebpf.sh
+
+## resume-demo: a PyTorch CPU run killed mid-training resumes from the checkpoint hcs-health
+## picks, with the same loss curve (examples/resume-demo; installs PyPI's torch, about 5 GB,
+## into .venv-torch, apart from .venv)
+resume-demo:
+	@py=$$(tools/bootstrap/torch_venv.sh .venv-torch) && $$py examples/resume-demo/run_demo.py
 
 ## crds: regenerate deploy/crds from the hcs_api models
 crds: venv

@@ -32,6 +32,9 @@ CHART_SETS: dict[str, dict[str, str]] = {
         "listen_host": "all addresses, for the probes and Prometheus",
         "listen_port": "agent.metricsPort",
         "overrides": "not offered: it needs a file of its own",
+        "kubelet_root": "/host/kubelet, where the host's /var/lib/kubelet/pods is mounted",
+        "kmsg_path": "/host/dev/kmsg, the host's kernel log device",
+        "ebpf_loader": "the image's /usr/lib/hcs/hcs-ebpf-loader",
     },
     "extender": {
         "host": "all addresses",

@@ -47,7 +47,11 @@ LEASES = "coordination.k8s.io/leases"
 ACCESS = [
     ("hcs-agent", "create", "hcs.io/computenodes", "", "", True),
     ("hcs-agent", "patch", "/nodes/status", "", "gpu-01", True),
-    ("hcs-agent", "patch", "/nodes", "", "gpu-01", False),
+    # hcs-health: the node's taints, evictions through the API, a bare pod's replacement.
+    ("hcs-agent", "patch", "/nodes", "", "gpu-01", True),
+    ("hcs-agent", "create", "/pods/eviction", "ml", "", True),
+    ("hcs-agent", "delete", "/pods", "ml", "", False),
+    ("hcs-agent", "delete", "/nodes", "", "gpu-01", False),
     ("hcs-agent", "list", "/secrets", NS, "", False),
     ("hcs-scheduler", "create", "/pods/binding", "ml", "", True),
     ("hcs-scheduler", "update", LEASES, NS, "hcs-scheduler-extender", True),

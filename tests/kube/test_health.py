@@ -19,6 +19,9 @@ XID_79 = "NVRM: Xid (PCI:0000:c8:00): 79, pid=1911, GPU has fallen off the bus."
 address of the test's nvidia-1 (an address no fixture line uses, so another test's kernel lines
 cannot reach this test's devices)."""
 CHECKPOINT = "/ckpt/step-20.pt"
+AGENT_USER = "system:serviceaccount:hcs-system:hcs-agent"
+"""The agent's identity as the chart runs it: the webhook lets it write hcs.io/resume-from on the
+bare pod it recreates, and no other decision."""
 
 
 def _allocation(node):
@@ -169,7 +172,7 @@ def test_xid_79_cordons_taints_evicts_and_resumes_from_the_checkpoint(
     )
     env = {
         **os.environ,
-        "HCS_AGENT_KUBECONFIG": str(control_plane.kubeconfig(HCS_USER, ["system:masters"])),
+        "HCS_AGENT_KUBECONFIG": str(control_plane.kubeconfig(AGENT_USER, ["system:masters"])),
         "HCS_AGENT_HEALTH_SOURCE": "poll",
         "HCS_AGENT_KUBELET_ROOT": str(kubelet),
     }

@@ -8,7 +8,7 @@
 load("@rules_python//python:defs.bzl", "py_library")
 load("//tools/bazel:pytest.bzl", "pytest_test", "pytest_tests")
 
-def hcs_python_package(module, visibility, deps = [], test_deps = [], test_data = []):
+def hcs_python_package(module, visibility, deps = [], test_deps = [], test_data = [], test_tags = []):
     # The pyproject names the package's version; the image recipes' test (tests/images) reads it.
     native.exports_files(["pyproject.toml"], visibility = ["//tests:__subpackages__"])
     py_library(
@@ -21,7 +21,13 @@ def hcs_python_package(module, visibility, deps = [], test_deps = [], test_data 
     )
     tests = native.glob(["tests/test_*.py"])
     if tests:
-        pytest_tests(name = "tests", srcs = tests, deps = [":" + module] + test_deps, data = test_data)
+        pytest_tests(
+            name = "tests",
+            srcs = tests,
+            deps = [":" + module] + test_deps,
+            data = test_data,
+            tags = test_tags,
+        )
     pytest_test(
         name = "package_check",
         src = "//tools/bazel:package_check_test.py",

@@ -123,7 +123,7 @@ def test_a_shared_namespace_is_refused(render, namespace):
         render(namespace=namespace)
 
 
-def test_only_the_runtime_init_container_is_privileged_and_the_agent_has_three_capabilities(render):
+def test_only_the_runtime_init_container_is_privileged_and_the_agent_has_four_capabilities(render):
     documents = render()  # hook mode: the certificates Job too
     workloads = [d for d in documents if d["kind"] in {"DaemonSet", "Deployment", "Job"}]
     privileged = [
@@ -134,7 +134,10 @@ def test_only_the_runtime_init_container_is_privileged_and_the_agent_has_three_c
     ]
     assert privileged == [("hcs-agent", "runtime")]
     agent = containers(find(documents, "DaemonSet", "hcs-agent"))["agent"]["securityContext"]
-    assert agent["capabilities"] == {"drop": ["ALL"], "add": ["BPF", "PERFMON", "SYS_RESOURCE"]}
+    assert agent["capabilities"] == {
+        "drop": ["ALL"],
+        "add": ["BPF", "PERFMON", "SYS_RESOURCE", "SYSLOG"],
+    }
     assert agent["allowPrivilegeEscalation"] is False
     servers = [
         (w, c)

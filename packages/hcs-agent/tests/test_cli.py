@@ -132,3 +132,32 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"HCS_AGENT_HEALTH_SOURCE": "ebpf", "HCS_EBPF_LOADER": "/nonexistent/loader"},
+            "hcs-agent: health monitoring: ",
+        ),
+        ({"HCS_AGENT_HEALTH_SOURCE": "sometimes"}, "invalid setting health_source"),
+        ({"HCS_AGENT_HEALTH_QUIET_PERIOD_S": "-1"}, "invalid setting health_quiet_period_s"),
+    ],
+    ids=["ebpf-asked-but-no-loader", "unknown-source", "negative-quiet-period"],
+)
+def test_run_refuses_health_settings_it_cannot_honour(
+    inventory: Path, env: dict[str, str], message: str
+) -> None:
+    args = ["run", "--once", "--no-report", "--inventory", str(inventory)]
+    result = CliRunner(env=env).invoke(main, [*args, "--listen-port", str(_free_port())])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_run_without_kernel_sources_still_scores(inventory: Path) -> None:
+    env = {"HCS_AGENT_HEALTH_SOURCE": "off"}
+    args = ["run", "--once", "--no-report", "--inventory", str(inventory)]
+    result = CliRunner(env=env).invoke(main, [*args, "--listen-port", str(_free_port())])
+    assert result.exit_code == 0, result.output

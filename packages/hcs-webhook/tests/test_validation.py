@@ -46,6 +46,21 @@ def test_only_hcs_may_create_a_pod_that_resumes_from_a_checkpoint(kit, settings)
     check_decisions(request_of(kit, obj, username=hcs), settings)
 
 
+def test_the_agent_may_create_a_resuming_pod_and_write_no_other_decision(kit, settings):
+    agent = settings.resume_writers[0]
+    assert agent == "system:serviceaccount:hcs-system:hcs-agent"
+    resuming = {"hcs.io/checkpoint-dir": "/ckpt", "hcs.io/resume-from": "/ckpt/step-30.pt"}
+    obj = kit.pod(kit.container("train", vram="16Gi"), annotations=resuming)
+    check_decisions(request_of(kit, obj, username=agent), settings)
+    placed = {**resuming, "hcs.io/node": "gpu-01"}
+    obj = kit.pod(kit.container("train", vram="16Gi"), annotations=placed)
+    with pytest.raises(Denied, match=r"annotation hcs\.io/node is written only by HCS"):
+        check_decisions(request_of(kit, obj, username=agent), settings)
+    old = kit.pod(kit.container("train", vram="16Gi"), annotations={"hcs.io/checkpoint-dir": "/c"})
+    with pytest.raises(Denied, match="may not add, change or remove it"):
+        check_decisions(request_of(kit, obj, "UPDATE", old=old, username=agent), settings)
+
+
 def test_user_preferences_are_not_decisions(kit, settings):
     obj = kit.pod(kit.container("train", vram="16Gi"), annotations={"hcs.io/vendors": "nvidia"})
     check_decisions(request_of(kit, obj), settings)

@@ -4,7 +4,7 @@ YAML inventory), places them on the PCIe tree, scores their health, and keeps th
 ComputeNode and `ai.compute/*` extended resources true.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 from hcs_agent.agent import Agent, make_detectors
 from hcs_agent.collect import Collection, Collector

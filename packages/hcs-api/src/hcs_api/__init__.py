@@ -26,7 +26,7 @@ from hcs_api.allocation import (
 from hcs_api.errors import HcsApiError, QuantityError, RequestError, describe_validation_error
 from hcs_api.plan import PlanCandidate, PlanRequest, PlanResult
 
-__version__ = "0.3.1"
+__version__ = "0.4.0"
 
 __all__ = [
     "ComputeRequest",

@@ -161,12 +161,13 @@ class Label(enum.StrEnum):
 
 
 class Taint(enum.StrEnum):
-    """Node taint keys HCS sets (effect NoSchedule unless noted)."""
+    """Node taint keys hcs-health sets, with the effect each is set with."""
 
     UNHEALTHY = "hcs.io/unhealthy"
-    """The node's accelerators are failing: no new work, and work is moved off (NoExecute)."""
+    """No device of the node is usable: no new work, and work is moved off (NoExecute)."""
     DEGRADED = "hcs.io/degraded"
-    """Some devices are sick: new work avoids the node (NoSchedule)."""
+    """Some devices are sick: new work goes to other nodes first (PreferNoSchedule; the sick
+    devices themselves are cordoned, so the node's healthy ones still serve)."""
 
 
 # -- device ids

@@ -14,7 +14,7 @@ from hcs_exchange.profiles import REFERENCE_MODEL, Figure, Precision, Profile, P
 from hcs_exchange.quota import QuotaUsage, quota_excess
 from hcs_exchange.reported import REPORTED_SOURCE, fill_from_reports, lacking
 
-__version__ = "0.3.1"
+__version__ = "0.3.2"
 
 __all__ = [
     "REFERENCE_MODEL",

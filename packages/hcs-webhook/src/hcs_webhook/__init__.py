@@ -12,7 +12,7 @@ from hcs_webhook.mutation import Binding, mutate
 from hcs_webhook.server import create_app
 from hcs_webhook.settings import WebhookSettings, load_settings
 
-__version__ = "0.2.1"
+__version__ = "0.3.0"
 
 __all__ = [
     "Admission",

@@ -147,6 +147,11 @@ class WebhookSettings(BaseSettings):
         default_factory=lambda: ["system:serviceaccount:hcs-system:hcs-scheduler"]
     )
     """Usernames allowed to change hcs.io/ decision annotations on UPDATE (HCS itself)."""
+    resume_writers: list[str] = Field(
+        default_factory=lambda: ["system:serviceaccount:hcs-system:hcs-agent"]
+    )
+    """Usernames that may create a pod carrying hcs.io/resume-from and no other decision (the
+    node agent's hcs-health, recreating a bare pod it moved off a sick device)."""
     runtime_host_path: str = "/var/lib/hcs/runtime"
     """Node directory the agent keeps: libhcs_interceptor.so and the local driver, under lib/."""
     runtime_mount_path: str = "/usr/local/hcs"

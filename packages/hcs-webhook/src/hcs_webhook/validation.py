@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hcs_api import HcsApiError, PodRequest, read_pod_request
-from hcs_api.names import Vendor, devices_annotation, is_decision_annotation
+from hcs_api.names import Annotation, Vendor, devices_annotation, is_decision_annotation
 from hcs_exchange import Demand, Exchange, ExchangeError, Fit
 from hcs_webhook.review import AdmissionRequest, Operation
 from hcs_webhook.settings import WebhookSettings
@@ -39,6 +39,12 @@ def check_decisions(request: AdmissionRequest, settings: WebhookSettings) -> Non
     if request.user_info.username in settings.hcs_service_accounts:
         return
     new = {k: v for k, v in annotations_of(request.object).items() if is_decision_annotation(k)}
+    if request.user_info.username in settings.resume_writers and request.operation is (
+        Operation.CREATE
+    ):
+        # hcs-health (in the node agent) recreates a bare pod it moved off a sick device with
+        # its resume point, and may write nothing else HCS decides.
+        new.pop(Annotation.RESUME_FROM.value, None)
     if request.operation is Operation.CREATE:
         if new:
             raise Denied(

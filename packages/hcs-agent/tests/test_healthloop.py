@@ -1,0 +1,89 @@
+"""hcs-health inside the agent: a collection's readings reach the analyzer, and the analyzer's
+score is the health the ComputeNode reports."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prometheus_client import CollectorRegistry
+
+from hcs_agent.collect import Collection
+from hcs_agent.computenode import build
+from hcs_agent.healthloop import Guarded, baselines, device_refs, samples
+from hcs_agent.model import Detection, DeviceInfo, HealthSignals
+from hcs_exchange import load_database
+from hcs_health import (
+    Analyzer,
+    EventKind,
+    HealthEvent,
+    HealthMetrics,
+    HealthMonitor,
+    Severity,
+    Source,
+)
+
+DB = load_database()
+AT = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+
+
+def collection(*signals: HealthSignals) -> Collection:
+    infos = tuple(
+        DeviceInfo(
+            "nvidia",
+            str(i),
+            f"GPU-{i}",
+            "NVIDIA H100 80GB HBM3",
+            pci_bus_id=f"0000:{0x3B + i:02x}:00.0",
+            health=s,
+        )
+        for i, s in enumerate(signals)
+    )
+    return Collection((Detection("nvidia", infos),), at=AT)
+
+
+def test_a_collection_becomes_samples_refs_and_baselines() -> None:
+    col = collection(HealthSignals(ecc_correctable=3, xids=(48,)), HealthSignals())
+    built = build("gpu-1", col, DB)
+    assert [(r.id, r.pci) for r in device_refs(built)] == [
+        ("nvidia-0", "0000:3b:00.0"),
+        ("nvidia-1", "0000:3c:00.0"),
+    ]
+    first = samples(col, now=5.0)[0]
+    assert (first.device, first.ecc_correctable, first.xids, first.at) == (
+        "nvidia-0",
+        3,
+        (48,),
+        5.0,
+    )
+    assert baselines(built)["nvidia-0"].score == 30
+    assert baselines(built)["nvidia-0"].reasons == ("Xid 48", "3 correctable ECC errors")
+
+
+def test_the_analyzers_score_is_the_reported_health() -> None:
+    monitor = HealthMonitor(Analyzer(), [], HealthMetrics(CollectorRegistry()))
+    guarded = Guarded(monitor)
+    col = collection(HealthSignals(), HealthSignals())
+    built = build("gpu-1", col, DB)
+    assert guarded.on_built(col, built, now=1.0) == {"nvidia-0": 100, "nvidia-1": 100}
+    with guarded.hold() as held:  # a kernel line between two collections
+        held.handle(
+            [
+                HealthEvent(
+                    2.0,
+                    EventKind.FALLEN_OFF_BUS,
+                    Severity.FATAL,
+                    Source.KMSG,
+                    pci="0000:3c:00.0",
+                    code=79,
+                )
+            ],
+            now=2.0,
+        )
+    scores = guarded.on_built(col, built, now=3.0)
+    assert scores["nvidia-1"] == 0
+    rebuilt = build("gpu-1", col, DB, analyzed=scores)
+    health = {d.id: d.health for d in rebuilt.node.spec.devices}
+    assert health == {"nvidia-0": 100, "nvidia-1": 0}
+    assert rebuilt.node.status is not None
+    assert rebuilt.node.status.allocatable is not None
+    assert rebuilt.node.status.allocatable.devices == 1
