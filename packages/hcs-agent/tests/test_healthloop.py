@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry
 
 from hcs_agent.collect import Collection
 from hcs_agent.computenode import build
-from hcs_agent.healthloop import Guarded, baselines, device_refs, samples
+from hcs_agent.healthloop import Guarded, baselines, device_refs, efficiency, samples
 from hcs_agent.model import Detection, DeviceInfo, HealthSignals
 from hcs_exchange import load_database
 from hcs_health import (
@@ -87,3 +87,33 @@ def test_the_analyzers_score_is_the_reported_health() -> None:
     assert rebuilt.node.status is not None
     assert rebuilt.node.status.allocatable is not None
     assert rebuilt.node.status.allocatable.devices == 1
+
+
+def test_a_busy_device_slower_than_its_peers_for_five_minutes_turns_degraded() -> None:
+    """The efficiency rule fed from NVML's utilization and SM clocks (inventory stands in)."""
+    monitor = HealthMonitor(Analyzer(), [], HealthMetrics(CollectorRegistry()))
+    guarded = Guarded(monitor)
+
+    def reading(slow_ratio: float, busy: float = 95) -> Collection:
+        infos = tuple(
+            DeviceInfo(
+                "nvidia",
+                str(i),
+                f"GPU-{i}",
+                "NVIDIA H100 80GB HBM3",
+                utilization_pct=busy,
+                sm_clock_ratio=slow_ratio if i == 2 else 0.98,
+            )
+            for i in range(3)
+        )
+        return Collection((Detection("nvidia", infos),), at=AT)
+
+    scores: dict[str, int] = {}
+    for second in range(0, 400, 10):  # 0.45 of its peers' clock, at 95 % busy
+        col = reading(0.45)
+        scores = guarded.on_built(col, build("gpu-1", col, DB), now=float(second))
+        if second < 290:
+            assert scores["nvidia-2"] >= 80, f"not yet 5 minutes at {second} s"
+    assert 50 <= scores["nvidia-2"] < 80
+    idle = reading(0.1, busy=5)
+    assert "nvidia-2" not in efficiency(idle, build("gpu-1", idle, DB)), "idle says nothing"

@@ -54,7 +54,9 @@ class Guarded:
         """Feed one collection; the analyzer's scores by device id."""
         with self._lock:
             self.monitor.set_devices(device_refs(built))
-            self.monitor.on_collection(samples(collection, now), baselines(built), now)
+            self.monitor.on_collection(
+                samples(collection, now), baselines(built), now, efficiency(collection, built)
+            )
             return self.monitor.scores()
 
     def step(self, timeout_s: float) -> None:
@@ -91,6 +93,28 @@ def samples(collection: Collection, now: float) -> list[VendorSample]:
                 vendor_status=signals.vendor_status,
             )
         )
+    return out
+
+
+BUSY_PCT = 50.0
+"""Efficiency is compared only while a device is busy: an idle device keeps its clock low on
+purpose, and one doing little says nothing about how fast it can work."""
+
+
+def efficiency(collection: Collection, built: Built) -> dict[str, tuple[str, float]]:
+    """Busy devices' SM clock over its maximum, with their model: a device that keeps well under
+    its same-model peers' clock under load is throttling itself (hcs-health's efficiency rule)."""
+    models = {d.id: d.model for d in built.node.spec.devices}
+    out = {}
+    for info in (d for detection in collection.detections for d in detection.devices):
+        if info.sm_clock_ratio is None or (info.utilization_pct or 0.0) < BUSY_PCT:
+            continue
+        try:
+            qualified = device_id(info.vendor, info.index)
+        except HcsApiError:
+            continue
+        if qualified in models:
+            out[qualified] = (models[qualified], info.sm_clock_ratio)
     return out
 
 

@@ -66,6 +66,10 @@ class DeviceInfo:
     numa_node: int | None = None
     temperature_c: float | None = None
     power_w: float | None = None
+    utilization_pct: float | None = None
+    """Share of the last sample period the device was busy (NVML utilization.gpu)."""
+    sm_clock_ratio: float | None = None
+    """Current compute clock over its maximum: under load, how much of its speed it keeps."""
     compute_capability: str | None = None
     mig_enabled: bool | None = None
     links: tuple[PeerLink, ...] = ()

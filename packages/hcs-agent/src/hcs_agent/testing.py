@@ -35,6 +35,9 @@ class FakeGpu:
     remapped: tuple[int, int, int, int] | None = (0, 0, 0, 0)
     """(correctable, uncorrectable, pending, failure); None before Ampere."""
     clock_reasons: int = 0
+    utilization: int = 0
+    sm_clock_mhz: int = 375
+    max_sm_clock_mhz: int = 1980
     nvlinks: dict[int, str] = field(default_factory=dict)
     """Active NVLink number -> the remote GPU's PCI bus id."""
     p2p: int = 0
@@ -98,6 +101,15 @@ class FakeNvml:
 
     def nvmlDeviceGetPowerUsage(self, gpu: FakeGpu) -> int:
         return gpu.power_mw
+
+    def nvmlDeviceGetUtilizationRates(self, gpu: FakeGpu) -> Any:
+        return SimpleNamespace(gpu=gpu.utilization, memory=0)
+
+    def nvmlDeviceGetClockInfo(self, gpu: FakeGpu, clock: int) -> int:
+        return gpu.sm_clock_mhz
+
+    def nvmlDeviceGetMaxClockInfo(self, gpu: FakeGpu, clock: int) -> int:
+        return gpu.max_sm_clock_mhz
 
     def nvmlDeviceGetMigMode(self, gpu: FakeGpu) -> tuple[int, int]:
         return gpu.mig if gpu.mig is not None else self._fail(pynvml.NVML_ERROR_NOT_SUPPORTED)

@@ -109,9 +109,16 @@ class HealthMonitor:
         return self.reconcile(now, detected_at=first) if mapped else None
 
     def on_collection(
-        self, samples: Iterable[VendorSample], baselines: Mapping[str, Baseline], now: float
+        self,
+        samples: Iterable[VendorSample],
+        baselines: Mapping[str, Baseline],
+        now: float,
+        efficiency: Mapping[str, tuple[str, float]] | None = None,
     ) -> Outcome | None:
-        """The agent's periodic reading: counter deltas become events, snapshot scores cap."""
+        """The agent's periodic reading: counter deltas become events, snapshot scores cap,
+        and `efficiency` (device -> (model, value), busy devices only) is compared to peers."""
+        for device, (model, value) in (efficiency or {}).items():
+            self.analyzer.observe_efficiency(device, model, value, now)
         events: list[HealthEvent] = []
         for sample in samples:
             events += events_from_samples(self._samples.get(sample.device), sample)

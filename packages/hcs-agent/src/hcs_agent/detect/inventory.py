@@ -56,6 +56,8 @@ class InventoryDevice(_Entry):
     pci_bus_id: str | None = None
     numa_node: int | None = Field(default=None, ge=0)
     temperature: float | None = None
+    utilization: float | None = Field(default=None, ge=0, le=100)
+    sm_clock_ratio: float | None = Field(default=None, ge=0, le=1)
     links: list[InventoryLink] = Field(default_factory=list)
     health: InventoryHealth = Field(default_factory=InventoryHealth)
 
@@ -75,6 +77,8 @@ def _device(entry: InventoryDevice) -> DeviceInfo:
         pci_bus_id=normalise_bus_id(entry.pci_bus_id) if entry.pci_bus_id else None,
         numa_node=entry.numa_node,
         temperature_c=entry.temperature,
+        utilization_pct=entry.utilization,
+        sm_clock_ratio=entry.sm_clock_ratio,
         links=tuple(
             PeerLink(link.type, peer, links=link.links, p2p=link.p2p)
             for link in entry.links

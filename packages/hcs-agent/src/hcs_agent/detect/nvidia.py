@@ -45,6 +45,9 @@ class NvmlPort(Protocol):
     def nvmlDeviceGetCudaComputeCapability(self, handle: Any) -> tuple[int, int]: ...
     def nvmlDeviceGetTemperature(self, handle: Any, sensor: int) -> int: ...
     def nvmlDeviceGetPowerUsage(self, handle: Any) -> int: ...
+    def nvmlDeviceGetUtilizationRates(self, handle: Any) -> Any: ...
+    def nvmlDeviceGetClockInfo(self, handle: Any, clock: int) -> int: ...
+    def nvmlDeviceGetMaxClockInfo(self, handle: Any, clock: int) -> int: ...
     def nvmlDeviceGetMigMode(self, handle: Any) -> tuple[int, int]: ...
     def nvmlDeviceGetTotalEccErrors(self, handle: Any, kind: int, counter: int) -> int: ...
     def nvmlDeviceGetRemappedRows(self, handle: Any) -> tuple[int, int, int, int]: ...
@@ -153,6 +156,7 @@ class NvidiaDetector:
         capability = self._optional(lambda: nvml.nvmlDeviceGetCudaComputeCapability(handle))
         mig = self._optional(lambda: nvml.nvmlDeviceGetMigMode(handle))
         power = self._optional(lambda: nvml.nvmlDeviceGetPowerUsage(handle))
+        busy = self._optional(lambda: nvml.nvmlDeviceGetUtilizationRates(handle))
         bus_id = bus_ids[int(index)]
         return DeviceInfo(
             vendor=VENDOR,
@@ -165,11 +169,19 @@ class NvidiaDetector:
             numa_node=self._numa_of(bus_id),
             temperature_c=self._optional(lambda: float(nvml.nvmlDeviceGetTemperature(handle, 0))),
             power_w=None if power is None else power / 1000,
+            utilization_pct=None if busy is None else float(busy.gpu),
+            sm_clock_ratio=self._clock_ratio(handle),
             compute_capability=None if capability is None else f"{capability[0]}.{capability[1]}",
             mig_enabled=None if mig is None else bool(mig[0]),
             links=self._links(index, fabric, handles),
             health=self._health(handle, xids),
         )
+
+    def _clock_ratio(self, handle: Any) -> float | None:
+        """SM clock over its maximum (NVML_CLOCK_SM = 1): hcs-health's efficiency signal."""
+        now = self._optional(lambda: self._nvml.nvmlDeviceGetClockInfo(handle, 1))
+        top = self._optional(lambda: self._nvml.nvmlDeviceGetMaxClockInfo(handle, 1))
+        return None if not now or not top else now / top
 
     def _health(self, handle: Any, xids: tuple[int, ...]) -> HealthSignals:
         nvml = self._nvml
