@@ -1,4 +1,5 @@
-/* Formatting of the loader's JSON lines; flushed per line so a reader sees each event at once. */
+/* Formatting of the loader's JSON lines. Status lines are flushed at once; event records wait
+ * for emit_flush, which the loader calls after each batch read from the ring buffer. */
 #include "emit.h"
 
 #include <string.h>
@@ -68,13 +69,27 @@ void emit_json_string(FILE *out, const char *s, size_t n)
 	fputc('"', out);
 }
 
-static int finish(FILE *out)
+int emit_flush(FILE *out)
 {
-	fputc('\n', out);
 	return fflush(out) == 0 && !ferror(out) ? 0 : -1;
 }
 
-static int emit_printk(FILE *out, const struct hcs_printk_event *ev)
+static int finish(FILE *out)
+{
+	fputc('\n', out);
+	return emit_flush(out);
+}
+
+/* The end of an event record: its count when coalesced, no flush. */
+static int end_record(FILE *out, unsigned int count)
+{
+	if (count)
+		fprintf(out, ",\"count\":%u", count);
+	fputs("}\n", out);
+	return ferror(out) ? -1 : 0;
+}
+
+static int emit_printk(FILE *out, const struct hcs_printk_event *ev, unsigned int count)
 {
 	size_t len = ev->len < HCS_MSG_MAX ? ev->len : HCS_MSG_MAX;
 
@@ -82,34 +97,33 @@ static int emit_printk(FILE *out, const struct hcs_printk_event *ev)
 		len--;
 	fprintf(out, "{\"type\":\"printk\",\"ts_ns\":%llu,\"msg\":", (unsigned long long)ev->ts_ns);
 	emit_json_string(out, ev->msg, len);
-	fputc('}', out);
-	return finish(out);
+	return end_record(out, count);
 }
 
-static int emit_aer(FILE *out, const struct hcs_aer_event *ev)
+static int emit_aer(FILE *out, const struct hcs_aer_event *ev, unsigned int count)
 {
 	fprintf(out, "{\"type\":\"aer\",\"ts_ns\":%llu,\"dev\":", (unsigned long long)ev->ts_ns);
 	emit_json_string(out, ev->dev, sizeof(ev->dev));
 	fprintf(out, ",\"status\":%u,\"severity\":%u,\"tlp_header_valid\":%s", ev->status,
 		ev->severity, ev->tlp_header_valid ? "true" : "false");
-	fprintf(out, ",\"tlp_header\":[%u,%u,%u,%u]}", ev->tlp_header[0], ev->tlp_header[1],
+	fprintf(out, ",\"tlp_header\":[%u,%u,%u,%u]", ev->tlp_header[0], ev->tlp_header[1],
 		ev->tlp_header[2], ev->tlp_header[3]);
-	return finish(out);
+	return end_record(out, count);
 }
 
-static int emit_ioctl(FILE *out, const struct hcs_ioctl_event *ev)
+static int emit_ioctl(FILE *out, const struct hcs_ioctl_event *ev, unsigned int count)
 {
 	fprintf(out, "{\"type\":\"ioctl\",\"ts_ns\":%llu,\"pid\":%u,\"tid\":%u,\"comm\":",
 		(unsigned long long)ev->ts_ns, ev->pid, ev->tid);
 	emit_json_string(out, ev->comm, sizeof(ev->comm));
 	fputs(",\"file\":", out);
 	emit_json_string(out, ev->file, sizeof(ev->file));
-	fprintf(out, ",\"cmd\":%u,\"latency_us\":%llu}", ev->cmd,
+	fprintf(out, ",\"cmd\":%u,\"latency_us\":%llu", ev->cmd,
 		(unsigned long long)(ev->latency_ns / 1000));
-	return finish(out);
+	return end_record(out, count);
 }
 
-int emit_record(FILE *out, const void *data, size_t size)
+int emit_record(FILE *out, const void *data, size_t size, unsigned int count)
 {
 	__u32 kind;
 
@@ -117,11 +131,11 @@ int emit_record(FILE *out, const void *data, size_t size)
 		return 0;
 	memcpy(&kind, data, sizeof(kind));
 	if (kind == HCS_EV_PRINTK && size >= sizeof(struct hcs_printk_event))
-		return emit_printk(out, data);
+		return emit_printk(out, data, count);
 	if (kind == HCS_EV_AER && size >= sizeof(struct hcs_aer_event))
-		return emit_aer(out, data);
+		return emit_aer(out, data, count);
 	if (kind == HCS_EV_IOCTL && size >= sizeof(struct hcs_ioctl_event))
-		return emit_ioctl(out, data);
+		return emit_ioctl(out, data, count);
 	return 0;
 }
 

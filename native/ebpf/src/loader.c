@@ -12,19 +12,24 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "coalesce.h"
 #include "emit.h"
 #include "hcs_health.h"
 #include "hcs_health.skel.h"
 
 #define POLL_MS 500
+#define HOUSEKEEPING_NS 100000000ULL /* drop counter and stdout checks: at most every 100 ms */
 
 struct options {
 	unsigned long long slow_us;
+	unsigned long long coalesce_ms; /* window of repeated records (coalesce.h), 0: off */
+	unsigned long long batch_ms;    /* pause after a batch so that a flood is read in batches */
 	const char *prefixes[HCS_PREFIX_MAX];
 	unsigned int n_prefixes;
 	bool no_printk, no_aer, no_ioctl;
@@ -51,7 +56,7 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fputs("usage: hcs-ebpf-loader [--ioctl-slow-us N] [--device-prefix P]... [--no-printk]\n"
-	      "                       [--no-aer] [--no-ioctl]\n",
+	      "                       [--no-aer] [--no-ioctl] [--coalesce-ms N] [--batch-ms N]\n",
 	      f);
 }
 
@@ -63,6 +68,19 @@ static void die(int code, const char *fmt, const char *arg)
 	exit(code);
 }
 
+/* A non-negative integer option; exits 2 naming the option otherwise. */
+static unsigned long long number(const char *arg, const char *what, unsigned long long max)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno || *end || !*arg || arg[0] == '-' || v > max)
+		die(2, what, arg);
+	return v;
+}
+
 static void parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
@@ -71,20 +89,26 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "no-printk", no_argument, NULL, 'P' },
 		{ "no-aer", no_argument, NULL, 'A' },
 		{ "no-ioctl", no_argument, NULL, 'I' },
+		{ "coalesce-ms", required_argument, NULL, 'c' },
+		{ "batch-ms", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *end;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			errno = 0;
-			o->slow_us = strtoull(optarg, &end, 10);
-			if (errno || *end || !*optarg || optarg[0] == '-')
-				die(2, "--ioctl-slow-us wants microseconds (an integer >= 0), got '%s'",
-				    optarg);
+			o->slow_us = number(optarg, "--ioctl-slow-us wants microseconds (an integer "
+					    ">= 0), got '%s'", ~0ULL / 1000);
+			break;
+		case 'c':
+			o->coalesce_ms = number(optarg, "--coalesce-ms wants milliseconds (0 to "
+						"60000), got '%s'", 60000);
+			break;
+		case 'b':
+			o->batch_ms = number(optarg, "--batch-ms wants milliseconds (0 to 1000), "
+					     "got '%s'", 1000);
 			break;
 		case 'p':
 			if (o->n_prefixes == HCS_PREFIX_MAX)
@@ -188,8 +212,22 @@ static const char *attach_group(struct hcs_health *skel, const struct group *g, 
 
 static int on_record(void *ctx, void *data, size_t size)
 {
-	(void)ctx;
-	return emit_record(stdout, data, size);
+	return coalesce_record(ctx, data, size);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t); /* bpf_ktime_get_ns's clock */
+	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
+}
+
+static void pause_ms(unsigned long long ms)
+{
+	struct timespec t = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&t, NULL); /* a signal ends it early: the loop then sees `stopping` */
 }
 
 static bool stdout_gone(void)
@@ -199,31 +237,58 @@ static bool stdout_gone(void)
 	return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP | POLLNVAL));
 }
 
-static int run(struct hcs_health *skel)
+/* Reports a closed stdout (-1) and new kernel-side drops. */
+static int housekeeping(struct hcs_health *skel, unsigned long long *lost)
 {
-	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record,
-						  NULL, NULL);
-	unsigned long long lost = 0, now_lost;
+	unsigned long long now_lost;
 	__u32 key = 0;
+
+	if (stdout_gone())
+		return -1;
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.drops), &key, &now_lost) == 0 &&
+	    now_lost != *lost) {
+		*lost = now_lost;
+		return emit_lost(stdout, *lost);
+	}
+	return 0;
+}
+
+/* Reads the ring buffer until a signal or a closed stdout. Records of one poll go out in one
+ * write; with --batch-ms the loop rests that long after a poll that found records, so that a
+ * flood wakes the loader (and its reader) once per batch while a lone record, arriving when
+ * the loader waits, goes out at once. */
+static int run(struct hcs_health *skel, const struct options *o)
+{
+	static struct coalescer co; /* 150 KiB: not on the stack */
+	struct ring_buffer *rb;
+	unsigned long long lost = 0;
+	uint64_t now, checked = 0;
 	int err = 0;
 
+	coalesce_init(&co, stdout, o->coalesce_ms * 1000000ULL);
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, &co, NULL);
 	if (!rb)
 		die(1, "cannot open the ring buffer: %s", strerror(errno));
 	while (!stopping) {
-		err = ring_buffer__poll(rb, POLL_MS);
+		err = ring_buffer__poll(rb, coalesce_timeout_ms(&co, now_ns(), POLL_MS));
 		if (err == -EINTR) {
 			err = 0;
 			continue;
 		}
-		if (err < 0 || stdout_gone())
+		now = now_ns();
+		if (err < 0 || coalesce_expire(&co, now) || emit_flush(stdout))
 			break;
-		if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.drops), &key, &now_lost) == 0 &&
-		    now_lost != lost) {
-			lost = now_lost;
-			if (emit_lost(stdout, lost))
+		/* In a flood these syscalls wait for a quieter moment (or 100 ms). */
+		if (err == 0 || now - checked >= HOUSEKEEPING_NS) {
+			checked = now;
+			if (housekeeping(skel, &lost))
 				break;
 		}
+		if (err > 0 && o->batch_ms)
+			pause_ms(o->batch_ms);
 	}
+	if (stopping && coalesce_expire(&co, UINT64_MAX) == 0) /* the counts still open */
+		emit_flush(stdout);
 	ring_buffer__free(rb);
 	/* A closed stdout is how a reader says it is done: not an error. */
 	return err < 0 && err != -1 ? 1 : 0;
@@ -231,7 +296,7 @@ static int run(struct hcs_health *skel)
 
 int main(int argc, char **argv)
 {
-	struct options o = { .slow_us = 50000 };
+	struct options o = { .slow_us = 50000, .coalesce_ms = 250, .batch_ms = 10 };
 	struct group groups[] = {
 		{ "printk", "printk", { "console", NULL }, "kernel built without tracepoints?",
 		  false, "--no-printk" },
@@ -292,7 +357,8 @@ int main(int argc, char **argv)
 	}
 	if (emit_line(stdout, "{\"type\":\"ready\"}"))
 		return 0;
-	err = run(skel);
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16); /* a batch of records is one write */
+	err = run(skel, &o);
 	hcs_health__destroy(skel);
 	return err;
 }

@@ -100,6 +100,19 @@ class Loader:
                 return got
         raise AssertionError(f"marker {marker!r} not received in {timeout_s} s; got {got}")
 
+    def collect_for(self, seconds: float) -> list[dict[str, Any]]:
+        """Every event of the next `seconds` (coalesced counts arrive at the end of a window)."""
+        got: list[dict[str, Any]] = []
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                ev = self.events.get(timeout=min(left, 0.1))
+            except queue.Empty:
+                continue
+            assert ev is not None, "the loader stopped while events were expected"
+            got.append(ev)
+        return got
+
     def stop(self) -> int:
         """SIGTERM, as an agent stopping the source does; returns the exit status."""
         if self.proc.poll() is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -66,7 +67,7 @@ def printk_texts(events: list[dict[str, object]]) -> list[str]:
 def test_real_driver_lines_arrive_and_other_lines_do_not(
     start_loader: StartLoader, fixture: str
 ) -> None:
-    loader = start_loader("--no-ioctl")
+    loader = start_loader("--no-ioctl", "--coalesce-ms", "0")  # each repeat counted as a line
     lines = [*fixture_lines(fixture), "hcs test: ordinary line"]
     end = marker()
     for text in [*lines, end]:
@@ -95,6 +96,58 @@ def test_a_long_line_is_cut_to_255_bytes(start_loader: StartLoader) -> None:
     write_kmsg(text)
     write_kmsg(end)
     assert printk_texts(loader.collect_until(end)) == [text[:255], end]
+
+
+def occurrences(events: list[dict[str, object]], text: str) -> list[int]:
+    """The count each record of `text` stands for, in arrival order (no count: one)."""
+    return [int(str(ev.get("count", 1))) for ev in events if ev.get("msg") == text]
+
+
+def test_repeated_lines_arrive_once_then_as_a_count(start_loader: StartLoader) -> None:
+    loader = start_loader("--no-ioctl")
+    text, other = f"NVRM: hcs flood {uuid.uuid4().hex}", f"NVRM: hcs other {uuid.uuid4().hex}"
+    end = marker()
+    for _ in range(100):
+        write_kmsg(text)
+    write_kmsg(other)
+    write_kmsg(end)
+    first = loader.collect_until(end)
+    assert occurrences(first, text)[:1] == [1], "the first occurrence is not sent at once"
+    assert "count" not in next(ev for ev in first if ev.get("msg") == text)
+    assert occurrences(first, other) == [1]
+    counts = occurrences(first + loader.collect_for(1.0), text)
+    assert sum(counts) == 100, f"occurrences lost or doubled: {counts}"
+    assert len(counts) <= 4, f"100 lines within one window should be few records: {counts}"
+
+
+def test_coalescing_off_sends_every_line(start_loader: StartLoader) -> None:
+    loader = start_loader("--no-ioctl", "--coalesce-ms", "0", "--batch-ms", "0")
+    text, end = f"NVRM: hcs flood {uuid.uuid4().hex}", marker()
+    for _ in range(100):
+        write_kmsg(text)
+    write_kmsg(end)
+    assert occurrences(loader.collect_until(end), text) == [1] * 100
+
+
+def test_repeated_slow_ioctls_are_counted_by_file_and_command(
+    start_loader: StartLoader, tmp_path: Path
+) -> None:
+    loader = start_loader("--ioctl-slow-us", "0", "--no-aer", "--no-printk")
+    path = tmp_path / "nvidia0"
+    os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(1, 3))
+    fd = os.open(path, os.O_RDWR)
+    try:
+        for cmd in [termios.TCGETS] * 20 + [termios.FIONREAD]:
+            with contextlib.suppress(OSError):  # ENOTTY: the latency is what counts
+                fcntl.ioctl(fd, cmd, bytes(64))
+    finally:
+        os.close(fd)
+    got = ioctl_events(loader.collect_for(1.0))
+    by_cmd = Counter[int]()
+    for ev in got:
+        by_cmd[int(str(ev["cmd"]))] += int(str(ev.get("count", 1)))
+    assert by_cmd == {termios.TCGETS: 20, termios.FIONREAD: 1}
+    assert len(got) <= 5, f"20 repeats within one window should be few records: {got}"
 
 
 def ioctl_on(directory: Path, name: str) -> None:
@@ -173,8 +226,10 @@ def test_turned_off_programs_say_so_and_stay_off(start_loader: StartLoader) -> N
         (["--ioctl-slow-us", "abc"], "--ioctl-slow-us wants microseconds"),
         (["--device-prefix", "x" * 16], "--device-prefix wants 1 to 15 characters"),
         (["--no-printk", "--no-aer", "--no-ioctl"], "every program is turned off"),
+        (["--coalesce-ms", "-1"], "--coalesce-ms wants milliseconds (0 to 60000)"),
+        (["--batch-ms", "5000"], "--batch-ms wants milliseconds (0 to 1000)"),
     ],
-    ids=["bad-threshold", "long-prefix", "all-off"],
+    ids=["bad-threshold", "long-prefix", "all-off", "bad-window", "long-batch"],
 )
 def test_bad_options_stop_with_a_message(
     loader_binary: Path, args: list[str], message: str

@@ -12,7 +12,7 @@ import pytest
 
 from hcs_health.errors import SourceError
 from hcs_health.events import EventKind, HealthEvent, Severity, Source
-from hcs_health.sources.ebpf import EbpfSource, find_loader, record_event
+from hcs_health.sources.ebpf import EbpfSource, decode_lines, find_loader, record_event
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 JOURNAL_XID79 = "journal-xid79-fallen-off-bus_rtx5070ti_open-gpu-kernel-modules-1010.txt"
@@ -125,6 +125,68 @@ def test_slow_ioctl_records(file: str, vendor: str | None) -> None:
 def test_status_and_unknown_lines_are_no_events() -> None:
     assert record_event({"type": "ready"}, at=0.0) is None
     assert record_event({"type": "printk", "ts_ns": 1, "msg": "hcs: ordinary"}, at=0.0) is None
+
+
+# The Xid 79 line of the journal-xid79 fixture.
+XID79 = "NVRM: Xid (PCI:0000:01:00): 79, pid=6755, name=vivaldi-bin, GPU has fallen off the bus."
+# A recorded line (fixtures/dmesg-amdgpu-ras-*): it counts 1533 errors by itself.
+AMD_CE = (
+    "[76914.190522] amdgpu 0000:9d:00.0: {1}socket: 6, die: 1, 1533 new correctable hardware "
+    "errors detected in xgmi_wafl block"
+)
+
+
+@pytest.mark.parametrize(
+    ("rec", "count"),
+    [
+        ({"type": "printk", "ts_ns": 1, "msg": XID79}, 1),
+        ({"type": "printk", "ts_ns": 1, "msg": XID79, "count": 37}, 37),
+        ({"type": "printk", "ts_ns": 1, "msg": AMD_CE, "count": 4}, 1533 * 4),
+        ({"type": "aer", "ts_ns": 1, "dev": "0000:3b:00.0", "status": 1, "severity": 2,
+          "count": 250}, 250),
+        ({"type": "ioctl", "ts_ns": 1, "pid": 42, "comm": "python", "file": "nvidia0",
+          "cmd": 1, "latency_us": 73500, "count": 9}, 9),
+    ],
+    ids=["first", "xid-repeats", "amd-counted-line-repeats", "aer-repeats", "ioctl-repeats"],
+)  # fmt: skip
+def test_a_coalesced_record_counts_its_repeats(rec: dict[str, object], count: int) -> None:
+    event = record_event(rec, at=1.0)
+    assert event is not None
+    assert event.count == count
+
+
+def test_a_batch_with_a_broken_line_keeps_the_good_ones() -> None:
+    lines = [b'{"type":"ready"}', b'{"type":"printk",', b"[1]", b'{"type":"lost","total":2}']
+    records, bad = decode_lines(lines)
+    assert records == [{"type": "ready"}, {"type": "lost", "total": 2}]
+    assert bad == [b'{"type":"printk",', b"[1]"]
+
+
+def test_events_written_with_ready_in_one_batch_are_not_lost(tmp_path: Path) -> None:
+    script = tmp_path / "loader"
+    line = XID79.replace('"', '\\"')
+    script.write_text(
+        "#!/bin/sh\n"
+        f"printf '%s\\n' '{{\"type\":\"ready\"}}' "
+        f'\'{{"type":"printk","ts_ns":1,"msg":"{line}"}}\' '
+        f'\'{{"type":"printk","ts_ns":2,"msg":"{line}","count":99}}\'\n'
+        "sleep 5\n"
+    )
+    script.chmod(0o755)
+    source = EbpfSource(script, clock=lambda: 5.0)
+    source.start()
+    try:
+        events = source.poll(timeout_s=2.0)
+        while sum(e.count for e in events) < 100:
+            more = source.poll(timeout_s=2.0)
+            assert more, f"only {[e.count for e in events]} arrived"
+            events += more
+    finally:
+        source.close()
+    assert [(e.kind, e.code, e.count) for e in events] == [
+        (EventKind.FALLEN_OFF_BUS, 79, 1),
+        (EventKind.FALLEN_OFF_BUS, 79, 99),
+    ]
 
 
 def test_find_loader_names_every_place_it_looked(
