@@ -138,6 +138,13 @@ def test_the_agent_ships_the_interposer_where_hcs_agent_runtime_looks():
     assert "runtime" in cli.main.commands, "the chart's init container runs `hcs-agent runtime`"
 
 
+def test_the_agent_ships_the_ebpf_loader_where_hcs_health_looks():
+    from hcs_health.sources.ebpf import DEFAULT_LOADER
+
+    copies = [args.split() for args in _final("agent", "COPY")]
+    assert ["bin/hcs-ebpf-loader", str(DEFAULT_LOADER)] in copies
+
+
 def test_nothing_uses_the_kubernetes_asyncio_client_the_images_drop():
     for component in COMPONENTS:
         root = Path(importlib.import_module(f"hcs_{component}").__file__).parent

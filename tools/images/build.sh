@@ -37,6 +37,7 @@ lacking=()
 command -v buildah >/dev/null || lacking+=("buildah (Debian/Ubuntu: apt-get install buildah)")
 command -v make >/dev/null || lacking+=("make")
 command -v cc >/dev/null || lacking+=("a C compiler, cc (libhcs_interceptor.so)")
+tools/bootstrap/ebpf.sh >/dev/null 2>&1 || lacking+=("the eBPF toolchain (tools/bootstrap/ebpf.sh: clang, bpftool, libbpf-dev, libelf-dev)")
 command -v git >/dev/null || lacking+=("git (the images' revision label)")
 if [ ${#lacking[@]} -gt 0 ]; then
   fail "missing: $(printf '%s; ' "${lacking[@]}")"
@@ -46,7 +47,7 @@ mkdir -p "$LOGS"
 # Wheels: rebuilt when one is missing or its package's sources are newer than it, so an image
 # never carries code older than the revision on its label.
 stale=
-for p in hcs-api hcs-exchange hcs-agent hcs-scheduler hcs-webhook; do
+for p in hcs-api hcs-exchange hcs-health hcs-agent hcs-scheduler hcs-webhook; do
   wheel=dist/${p//-/_}-$(version "$p")-py3-none-any.whl
   if [ ! -f "$wheel" ] || [ -n "$(find "packages/$p/src" "packages/$p/pyproject.toml" -newer "$wheel" -print -quit)" ]; then
     stale=$p
@@ -57,6 +58,7 @@ if [ -n "$stale" ]; then
   make -s wheels >/dev/null
 fi
 make -s -C native/interceptor >/dev/null
+make -s -C native/ebpf image >/dev/null
 [ -x .venv/bin/pip ] || make -s venv >&2
 
 # Third-party wheels for the base's interpreter (CPython 3.11, glibc 2.36, x86_64) whatever this
@@ -91,16 +93,17 @@ fi
 
 # One build context for the three images: wheels, the lock as constraints, the interposer.
 context=$HCS_IMAGES_CACHE/context
-rm -rf "$context" && mkdir -p "$context/wheels" "$context/lib"
+rm -rf "$context" && mkdir -p "$context/wheels" "$context/lib" "$context/bin"
 cp -l "$wheels"/*.whl "$context/wheels/" 2>/dev/null || cp "$wheels"/*.whl "$context/wheels/"
-for p in api exchange "${COMPONENTS[@]}"; do cp "dist/hcs_$p-"*.whl "$context/wheels/"; done
+for p in api exchange health "${COMPONENTS[@]}"; do cp "dist/hcs_$p-"*.whl "$context/wheels/"; done
 cp requirements/lock.txt "$context/constraints.txt"
 cp native/interceptor/build/libhcs_interceptor.so "$context/lib/"
+cp native/ebpf/build/image/hcs-ebpf-loader "$context/bin/"
 
 # The revision is dirty when what goes into the images differs from the commit (other parts of
 # the tree, such as deploy/, do not change an image).
 revision=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git status --porcelain -- packages native/interceptor requirements images tools/images 2>/dev/null)" ]; then
+if [ -n "$(git status --porcelain -- packages native/interceptor native/ebpf requirements images tools/images 2>/dev/null)" ]; then
   revision=$revision-dirty
 fi
 created=$(date -u ${SOURCE_DATE_EPOCH:+-d @$SOURCE_DATE_EPOCH} +%Y-%m-%dT%H:%M:%SZ)
