@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -88,7 +89,13 @@ def main() -> int:
     parser.add_argument("--gap", type=float, default=0.2, help="seconds between two lines")
     parser.add_argument("--poll", type=float, default=0.1, help="HealthMonitor.step timeout")
     parser.add_argument("--source", choices=["auto", "ebpf", "poll"], default="auto")
+    parser.add_argument(
+        "--loader", type=Path, help="hcs-ebpf-loader (default: built by make -C native/ebpf)"
+    )
     args = parser.parse_args()
+    if args.loader is None and args.source != "poll":
+        subprocess.run(["make", "-s", "-C", str(REPO / "native/ebpf")], check=True)
+        args.loader = REPO / "native/ebpf/build/hcs-ebpf-loader"
 
     from hcs_envtest import ControlPlane
     from kubernetes import client
@@ -114,7 +121,7 @@ def main() -> int:
         client.CoreV1Api(api).create_node({"metadata": {"name": NODE}})
         port = Timed(plane.api_client())
         metrics = HealthMetrics(CollectorRegistry())
-        selected = open_sources(SourceMode(args.source), metrics, lambda: [])
+        selected = open_sources(SourceMode(args.source), metrics, lambda: [], loader=args.loader)
         remediator = Remediator(NODE, port, RemediationConfig(evict=False))
         remediator.refresh()
         monitor = HealthMonitor(Analyzer(AnalyzerConfig()), selected.sources, metrics, remediator)
