@@ -60,6 +60,26 @@ def h100(index: int, **extra: Any) -> dict[str, Any]:
     }
 
 
+def agent_command(
+    inventory: Path, devices: list[dict[str, Any]], node: str, interval: str
+) -> list[str]:
+    """`hcs-agent run` reporting `devices` (written to `inventory`) for `node`, every `interval`
+    seconds."""
+    inventory.write_text(yaml.safe_dump({"devices": devices}))
+    return python_command(
+        "hcs_agent",
+        "run",
+        "--inventory",
+        str(inventory),
+        "--node-name",
+        node,
+        "--interval",
+        interval,
+        "--listen-port",
+        str(free_port()),
+    )
+
+
 def pod(name: str, requests: dict[str, str], **spec: Any) -> dict[str, Any]:
     """A pod asking `requests` of its one container (as limits: extended resources need them)."""
     annotations = spec.pop("annotations", None)

@@ -9,9 +9,8 @@ import os
 import time
 import zipfile
 
-import yaml
-from hcs_envtest import Process, free_port, start_controller_manager, wait_for
-from kubetest import GROUP, HCS_USER, VERSION, h100, pod, python_command
+from hcs_envtest import Process, start_controller_manager, wait_for
+from kubetest import GROUP, HCS_USER, VERSION, agent_command, h100, pod
 
 BUS = ("0000:c7:00.0", "0000:c8:00.0")
 XID_79 = "NVRM: Xid (PCI:0000:c8:00): 79, pid=1911, GPU has fallen off the bus."
@@ -155,21 +154,8 @@ def test_xid_79_cordons_taints_evicts_and_resumes_from_the_checkpoint(
         "the disruption controller to see the budget",
     )
 
-    inventory = tmp_path / "inventory.yaml"
     devices = [h100(i, pciBusId=BUS[i]) for i in range(2)]
-    inventory.write_text(yaml.safe_dump({"devices": devices}))
-    argv = python_command(
-        "hcs_agent",
-        "run",
-        "--inventory",
-        str(inventory),
-        "--node-name",
-        node,
-        "--interval",
-        "1",
-        "--listen-port",
-        str(free_port()),
-    )
+    argv = agent_command(tmp_path / "inventory.yaml", devices, node, interval="1")
     env = {
         **os.environ,
         "HCS_AGENT_KUBECONFIG": str(control_plane.kubeconfig(AGENT_USER, ["system:masters"])),

@@ -3,9 +3,8 @@
 
 import os
 
-import yaml
-from hcs_envtest import Process, free_port, wait_for
-from kubetest import GROUP, VERSION, h100, pod, python_command
+from hcs_envtest import Process, wait_for
+from kubetest import GROUP, VERSION, agent_command, h100, pod
 
 
 def _computenode(api, name):
@@ -32,20 +31,7 @@ def test_agent_and_extender_write_one_computenode_without_losing_updates(
     ext = extender()
     hcs_kube_scheduler(ext.url)
     # The agent keeps reporting every 0.2 s: each report rewrites heartbeat and conditions.
-    inventory = tmp_path / "inventory.yaml"
-    inventory.write_text(yaml.safe_dump({"devices": [h100(0), h100(1)]}))
-    argv = python_command(
-        "hcs_agent",
-        "run",
-        "--inventory",
-        str(inventory),
-        "--node-name",
-        node,
-        "--interval",
-        "0.2",
-        "--listen-port",
-        str(free_port()),
-    )
+    argv = agent_command(tmp_path / "inventory.yaml", [h100(0), h100(1)], node, interval="0.2")
     env = {**os.environ, "HCS_AGENT_KUBECONFIG": str(control_plane.admin_kubeconfig)}
     agent = Process("hcs-agent", argv, tmp_path / "agent-loop.log", env=env)
     try:

@@ -26,7 +26,9 @@ DB = load_database()
 AT = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
 
-def collection(*signals: HealthSignals) -> Collection:
+def collection(*signals: HealthSignals, **each: object) -> Collection:
+    """H100s on consecutive buses, one per `signals`; `each` (DeviceInfo fields) per device:
+    a value or a function of the device's index."""
     infos = tuple(
         DeviceInfo(
             "nvidia",
@@ -35,6 +37,7 @@ def collection(*signals: HealthSignals) -> Collection:
             "NVIDIA H100 80GB HBM3",
             pci_bus_id=f"0000:{0x3B + i:02x}:00.0",
             health=s,
+            **{k: v(i) if callable(v) else v for k, v in each.items()},
         )
         for i, s in enumerate(signals)
     )
@@ -95,18 +98,12 @@ def test_a_busy_device_slower_than_its_peers_for_five_minutes_turns_degraded() -
     guarded = Guarded(monitor)
 
     def reading(slow_ratio: float, busy: float = 95) -> Collection:
-        infos = tuple(
-            DeviceInfo(
-                "nvidia",
-                str(i),
-                f"GPU-{i}",
-                "NVIDIA H100 80GB HBM3",
-                utilization_pct=busy,
-                sm_clock_ratio=slow_ratio if i == 2 else 0.98,
-            )
-            for i in range(3)
+        ratios = {2: slow_ratio}
+        return collection(
+            *[HealthSignals()] * 3,
+            utilization_pct=busy,
+            sm_clock_ratio=lambda i: ratios.get(i, 0.98),
         )
-        return Collection((Detection("nvidia", infos),), at=AT)
 
     scores: dict[str, int] = {}
     for second in range(0, 400, 10):  # 0.45 of its peers' clock, at 95 % busy

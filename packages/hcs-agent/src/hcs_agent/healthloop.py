@@ -19,9 +19,8 @@ from prometheus_client import CollectorRegistry
 
 from hcs_agent.collect import Collection
 from hcs_agent.computenode import Built
+from hcs_agent.model import reported_id
 from hcs_agent.settings import AgentSettings
-from hcs_api import HcsApiError
-from hcs_api.names import device_id
 from hcs_health import (
     Analyzer,
     AnalyzerConfig,
@@ -75,9 +74,8 @@ def baselines(built: Built) -> dict[str, Baseline]:
 def samples(collection: Collection, now: float) -> list[VendorSample]:
     out = []
     for info in (d for detection in collection.detections for d in detection.devices):
-        try:
-            qualified = device_id(info.vendor, info.index)
-        except HcsApiError:
+        qualified = reported_id(info)
+        if qualified is None:
             continue
         signals = info.health
         out.append(
@@ -109,10 +107,7 @@ def efficiency(collection: Collection, built: Built) -> dict[str, tuple[str, flo
     for info in (d for detection in collection.detections for d in detection.devices):
         if info.sm_clock_ratio is None or (info.utilization_pct or 0.0) < BUSY_PCT:
             continue
-        try:
-            qualified = device_id(info.vendor, info.index)
-        except HcsApiError:
-            continue
+        qualified = reported_id(info)
         if qualified in models:
             out[qualified] = (models[qualified], info.sm_clock_ratio)
     return out

@@ -6,9 +6,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from hcs_agent.collect import Collection
 from hcs_agent.computenode import Built
-from hcs_agent.model import DeviceInfo
-from hcs_api import HcsApiError
-from hcs_api.names import device_id
+from hcs_agent.model import DeviceInfo, reported_id
 from hcs_api.v1alpha1 import Device
 
 _DEVICE = ("vendor", "device", "model", "uuid")
@@ -57,7 +55,7 @@ class AgentMetrics:
                 0 if detection.error and not detection.absent else 1
             )
             for info in detection.devices:
-                qualified = _reported_id(info)
+                qualified = reported_id(info)
                 device = reported.get(qualified) if qualified is not None else None
                 if device is not None and device.uuid == info.uuid:
                     self._device(info, device, built)
@@ -76,11 +74,3 @@ class AgentMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
-
-
-def _reported_id(info: DeviceInfo) -> str | None:
-    """The id the device was reported under; None if it was left out for a malformed index."""
-    try:
-        return device_id(info.vendor, info.index)
-    except HcsApiError:
-        return None

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hcs_api import HcsApiError
+from hcs_api.names import device_id
 from hcs_api.v1alpha1 import LinkType
 
 
@@ -88,6 +90,15 @@ class Detection:
     """Parts that could not be read while the devices still were (a topology query failed)."""
     absent: bool = False
     """True when the vendor simply has no devices here (not an error)."""
+
+
+def reported_id(info: DeviceInfo) -> str | None:
+    """The ComputeNode id the device is reported under (`<vendor>-<index>`); None when its index
+    is one no *_VISIBLE_DEVICES takes (the builder leaves such a device out and says why)."""
+    try:
+        return device_id(info.vendor, info.index)
+    except HcsApiError:
+        return None
 
 
 def normalise_bus_id(bus_id: str) -> str:
