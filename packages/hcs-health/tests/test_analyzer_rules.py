@@ -132,3 +132,15 @@ def test_docstring_and_markdown_carry_the_tables_numbers() -> None:
     for kind, trend in TRENDS.items():
         assert f"| trend/{kind.value} |" in table
         assert f"-{trend.penalty} while" in table
+
+
+def test_markdown_is_one_table_a_reader_can_render() -> None:
+    rows = rules_markdown(floor=0.1, burst=1.3, factor=2, short_s=60, long_s=1800).split("\n")
+    assert rows[:3] == [
+        "| rule | events | effect | why |",
+        "|---|---|---|---|",
+        "| fatal | any FATAL event (Xid 79, Xid 95, AER fatal, vendor Critical) | score 0 for "
+        "`fatal_hold_s` after the last one | the device is gone until a reset |",
+    ]
+    assert all(row.startswith("| ") and row.endswith(" |") for row in rows[2:])
+    assert all(row.count(" | ") == 3 for row in rows[2:]), rows

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from hcs_health.events import EventKind, HealthEvent, Severity, Source
-from hcs_health.kernel_lines import parse_line, parse_lines, strip_prefixes, xid_class
+from hcs_health.kernel_lines import fold_continuations, parse_line, parse_lines, strip_prefixes
+from hcs_health.xid import classify_xid
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 K, S = EventKind, Severity
@@ -409,7 +410,7 @@ def test_amdgpu_counted_line_keeps_the_count() -> None:
     ids=lambda v: str(v) if isinstance(v, int) else None,
 )
 def test_xid_catalogue(code: int, kind: EventKind, severity: Severity) -> None:
-    assert xid_class(code) == (kind, severity)
+    assert classify_xid(code) == (kind, severity)
     # No recorded 92/94/95/145/149 line exists: reuse a real Xid line with the number changed.
     text = line(XID48, "): 48,").replace("): 48,", f"): {code},")
     event = parse_line(text, 1.0, Source.KMSG)
@@ -457,3 +458,31 @@ def test_cambricon_tag_is_a_generic_driver_warning() -> None:
     assert event is not None
     assert (event.kind, event.severity, event.vendor) == (K.DRIVER_ERROR, S.WARNING, "cambricon")
     assert parse_line("cambricon: driver loaded", 1.0, Source.KMSG) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "body"),
+    [
+        ("", ""),
+        ("  \n", ""),
+        ("[ 1843.308145] kernel: NVRM: x", "NVRM: x"),
+    ],
+    ids=["empty", "blank", "timestamp-before-kernel-tag"],
+)
+def test_prefixes_in_any_order_and_empty_records(raw: str, body: str) -> None:
+    assert strip_prefixes(raw) == body
+
+
+def test_continuations_fold_into_their_record() -> None:
+    lines = ["NVRM: GPU at X\n", "\tsecond line\n", "   third\n", "next record\n"]
+    assert fold_continuations(lines) == [
+        "NVRM: GPU at X\n\tsecond line\n   third",
+        "next record",
+    ]
+    assert strip_prefixes(fold_continuations(lines)[0]) == "NVRM: GPU at X second line third"
+
+
+def test_parse_lines_stamps_every_event_with_its_time_and_source() -> None:
+    events = parse_lines((FIXTURES / XID48).read_text().splitlines(), 7.5, Source.EBPF_PRINTK)
+    assert events
+    assert {(e.at, e.source) for e in events} == {(7.5, Source.EBPF_PRINTK)}

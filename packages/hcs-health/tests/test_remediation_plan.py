@@ -7,8 +7,11 @@ from hcs_health.analyzer import Assessment, Grade
 from hcs_health.errors import AnalyzerConfigError
 from hcs_health.remediation.plan import (
     CORDON_PREFIX,
+    Cordon,
     DeviceView,
+    Eviction,
     Memory,
+    Plan,
     PodView,
     RemediationConfig,
     plan,
@@ -124,3 +127,100 @@ def test_switches_turn_each_part_off():
 def test_bad_settings_name_the_key(values, key):
     with pytest.raises(AnalyzerConfigError, match=key):
         remediation_config(**values)
+
+
+@pytest.mark.parametrize(
+    ("part", "empty"),
+    [
+        ({}, True),
+        ({"cordon": (Cordon("nvidia-0", CORDON_PREFIX),)}, False),
+        ({"uncordon": ("nvidia-0",)}, False),
+        ({"evict": (Eviction(pod("train", "nvidia-0"), ("nvidia-0",), "r"),)}, False),
+        ({"taints": {}}, False),
+    ],
+    ids=["nothing", "cordon-only", "uncordon-only", "evict-only", "clear-the-taints"],
+)  # fmt: skip
+def test_a_plan_with_any_one_action_is_not_empty(part, empty):
+    assert Plan(**part).empty() is empty
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"quiet_period_s": -1}, "invalid remediation setting quiet_period_s: "),
+        ({"cordon_below": 90, "uncordon_at": 60}, "invalid remediation setting (remediation): "),
+    ],
+    ids=["field", "whole-model"],
+)
+def test_bad_setting_message_names_the_key_first(values, message):
+    with pytest.raises(AnalyzerConfigError) as caught:
+        remediation_config(**values)
+    assert str(caught.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("scores", "cordoned", "expected"),
+    [
+        ({"nvidia_0": 50, "nvidia_1": 50}, (), {"hcs.io/degraded": "PreferNoSchedule"}),
+        ({"nvidia_0": 80, "nvidia_1": 100}, (), {}),
+        ({"nvidia_0": 70, "nvidia_1": 0}, ("nvidia-0",), {"hcs.io/unhealthy": "NoExecute"}),
+    ],
+    ids=["exactly-cordon-below-usable", "exactly-uncordon-at-healthy", "still-cordoned-counts"],
+)  # fmt: skip
+def test_taint_boundaries(scores, cordoned, expected):
+    views = devices("nvidia-0", "nvidia-1", cordoned=cordoned)
+    assert plan(assessed(**scores), views, [], Memory(), 0.0, CONFIG).taints == expected
+
+
+def test_with_cordons_off_dead_devices_still_taint_the_node_and_nobody_is_evicted():
+    config = RemediationConfig(cordon=False)
+    views = devices("nvidia-0", "nvidia-1", cordoned=("nvidia-1",))
+    result = plan(
+        assessed(nvidia_0=0, nvidia_1=0), views, [pod("train", "nvidia-1")], Memory(), 0, config
+    )
+    assert result.cordon == ()
+    assert result.evict == ()
+    assert result.taints == {"hcs.io/unhealthy": "NoExecute"}
+
+
+def test_exactly_cordon_below_is_not_cordoned():
+    result = plan(assessed(nvidia_0=50), devices("nvidia-0"), [], Memory(), 0.0, CONFIG)
+    assert result.cordon == ()
+
+
+def test_exactly_uncordon_at_counts_towards_the_quiet_period():
+    memory = Memory()
+    views = devices("nvidia-0", cordoned=("nvidia-0",))
+    plan(assessed(nvidia_0=80), views, [], memory, 0.0, CONFIG)
+    assert plan(assessed(nvidia_0=80), views, [], memory, 600.0, CONFIG).uncordon == ("nvidia-0",)
+
+
+def test_a_device_missing_from_the_node_does_not_hide_the_next_one():
+    views = devices("nvidia-1", cordoned=("nvidia-1",))
+    memory = Memory()
+    result = plan(
+        assessed(nvidia_0=0, nvidia_1=0, nvidia_2=0),
+        views + devices("nvidia-2"),
+        [],
+        memory,
+        0.0,
+        CONFIG,
+    )
+    assert [c.device for c in result.cordon] == ["nvidia-2"]
+    off = RemediationConfig(cordon=False)
+    plan(assessed(nvidia_1=100, nvidia_2=100), views + devices("nvidia-2"), [], memory, 5.0, off)
+    assert memory.healthy_since == {"nvidia-1": 5.0, "nvidia-2": 5.0}
+
+
+def test_eviction_reason_is_each_sick_devices_assessment_or_the_cordon():
+    memory = Memory()
+    views = devices("nvidia-0", "nvidia-1", "nvidia-2", cordoned=("nvidia-2",))
+    scores = assessed(nvidia_0=0, nvidia_1=10)
+    pods = [pod("a", "nvidia-0", "nvidia-1"), pod("b", "nvidia-2")]
+    result = plan(scores, views, pods, memory, 0.0, CONFIG)
+    by_pod = {e.pod.name: e.reason for e in result.evict}
+    assert by_pod["a"] == (f"{scores['nvidia-0'].describe()}; {scores['nvidia-1'].describe()}")
+    assert by_pod["b"] == "nvidia-2 cordoned by HCS"
+    two = plan({}, views[2:] + devices("nvidia-3", cordoned=("nvidia-3",)),
+               [pod("c", "nvidia-2", "nvidia-3")], memory, 1.0, CONFIG)  # fmt: skip
+    assert [e.reason for e in two.evict] == ["nvidia-2, nvidia-3 cordoned by HCS"]

@@ -95,3 +95,10 @@ def test_vendor_status(status: str | None, severity: Severity | None) -> None:
 def test_samples_of_two_devices_are_refused() -> None:
     with pytest.raises(HealthError, match=r"nvidia-0.*nvidia-1"):
         events_from_samples(sample(device="nvidia-0"), sample(device="nvidia-1"))
+
+
+def test_messages_name_the_device_the_xid_and_the_status() -> None:
+    """An operator reads the message: it names the vendor, the device and what was seen."""
+    xid, status = events_from_samples(None, sample(xids=(79,), vendor_status="Alarm"))
+    assert xid.message == "nvidia nvidia-0: Xid 79"
+    assert status.message == "nvidia nvidia-0: vendor status Alarm"

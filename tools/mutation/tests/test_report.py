@@ -123,7 +123,7 @@ def test_an_entry_without_a_reason_is_refused(tmp_path: Path) -> None:
 
 def test_the_checked_in_lists_name_real_modules_and_read_cleanly() -> None:
     modules = tomllib.loads((HERE / "modules.toml").read_text())
-    assert set(modules) == {"hcs-api", "hcs-exchange", "hcs-scheduler", "hcs-webhook"}
+    assert set(modules) == {"hcs-api", "hcs-exchange", "hcs-health", "hcs-scheduler", "hcs-webhook"}
     known = set()
     for package, spec in modules.items():
         for module in spec["modules"]:

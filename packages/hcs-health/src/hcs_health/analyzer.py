@@ -76,7 +76,7 @@ class AnalyzerConfig:
         for f in fields(self):
             value = getattr(self, f.name)
             wanted = int if f.type in ("int", int) else float
-            if isinstance(value, bool) or not isinstance(value, wanted | int):
+            if isinstance(value, bool) or not isinstance(value, int | float):
                 raise AnalyzerConfigError(f"{f.name} must be a number, got {value!r}")
             if wanted is int and not isinstance(value, int):
                 raise AnalyzerConfigError(f"{f.name} must be a whole number, got {value!r}")

@@ -10,13 +10,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
+from functools import partial
 
+from hcs_health._aer_lines import MESSAGE_LIMIT, AerReports, Fields, aer_fields
+from hcs_health._aer_lines import PCI_PATTERN as _PCI
 from hcs_health.events import EventKind, HealthEvent, Severity, Source
+from hcs_health.xid import classify_xid
 
-MESSAGE_LIMIT = 512
-
-_PCI = r"[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]"
+__all__ = [
+    "MESSAGE_LIMIT",
+    "AerReports",
+    "Fields",
+    "aer_fields",
+    "fold_continuations",
+    "parse_line",
+    "parse_lines",
+    "pci_from_xid",
+    "strip_prefixes",
+]
 
 # Prefixes that wrap the driver's text. Stripped repeatedly, outermost first.
 _PREFIXES = (
@@ -31,9 +42,10 @@ _PREFIXES = (
     # "[ERROR] KERNEL(5044,sklogd):2024-...254 [klogd.c:247][257382.266115] "
     re.compile(r"^(?:\S+:\d+:)?\[[A-Z]+\] KERNEL\(\d+,\w+\):\S+ \[[^\]]*\]\[\s*\d+\.\d+\]\s?"),
 )
+# Any of them at the start: most lines (all of the eBPF probe's) have none, and one match call
+# is cheaper than a pass of the loop in strip_prefixes (bench/health/ebpf_cpu.py).
+_ANY_PREFIX = re.compile("|".join(f"(?:{prefix.pattern})" for prefix in _PREFIXES))
 
-Fields = dict[str, Any]
-"""HealthEvent fields a rule decided (kind, severity, pci...); at/source/message are added."""
 Build = Callable[[re.Match[str], str], Fields | None]
 
 
@@ -41,7 +53,7 @@ def strip_prefixes(text: str) -> str:
     """The driver's own text: timestamps, host names and log-daemon headers removed, and a
     multi-line record (dmesg's indented continuation, kmsg's escaped newline) joined by spaces."""
     first, *rest = text.strip().splitlines() or [""]
-    changed = True
+    changed = _ANY_PREFIX.match(first) is not None
     while changed:
         changed = False
         for prefix in _PREFIXES:
@@ -56,51 +68,27 @@ def pci_from_xid(short: str) -> str:
     return f"{short.lower()}.0"
 
 
-def _fixed(kind: EventKind, severity: Severity, vendor: str | None = None) -> Build:
-    """A rule whose kind and severity do not depend on the line; pci from the (?P<pci>) group."""
-
-    def build(m: re.Match[str], text: str) -> Fields:
-        pci = m.groupdict().get("pci")
-        return {
-            "kind": kind,
-            "severity": severity,
-            "vendor": vendor,
-            "pci": pci.lower() if pci else None,
-        }
-
-    return build
+def _fixed_fields(
+    kind: EventKind, severity: Severity, vendor: str | None, m: re.Match[str], text: str
+) -> Fields:
+    """A rule whose kind and severity do not depend on the line; pci from the (?P<pci>) group.
+    Bound with functools.partial in _RULES (not a closure built at import), so that what it
+    decides is decided when a line is read."""
+    pci = m.groupdict().get("pci")
+    return {
+        "kind": kind,
+        "severity": severity,
+        "vendor": vendor,
+        "pci": pci.lower() if pci else None,
+    }
 
 
 # --- NVIDIA -------------------------------------------------------------------------------------
 
-# Xid number -> (kind, severity), from NVIDIA's Xid catalogue
-# (docs.nvidia.com/deploy/xid-errors/analyzing-xid-catalog.html). Codes not listed: XID WARNING.
-_XID_TABLE: dict[int, tuple[EventKind, Severity]] = {
-    79: (EventKind.FALLEN_OFF_BUS, Severity.FATAL),
-    48: (EventKind.ECC_UNCORRECTABLE, Severity.ERROR),
-    63: (EventKind.ROW_REMAP, Severity.WARNING),
-    64: (EventKind.ROW_REMAP, Severity.ERROR),
-    74: (EventKind.LINK_DEGRADED, Severity.ERROR),
-    92: (EventKind.ECC_CORRECTABLE, Severity.WARNING),
-    94: (EventKind.ECC_UNCORRECTABLE, Severity.ERROR),
-    95: (EventKind.ECC_UNCORRECTABLE, Severity.FATAL),
-    119: (EventKind.DRIVER_ERROR, Severity.ERROR),
-    120: (EventKind.DRIVER_ERROR, Severity.ERROR),
-    # Mostly the application's fault (illegal instruction, MMU fault, preemptive cleanup...).
-    **dict.fromkeys((13, 31, 43, 45, 109), (EventKind.XID, Severity.INFO)),
-    # NVLink error family of the catalogue (144-150; 145 RLW, 149 NETIR).
-    **dict.fromkeys(range(144, 151), (EventKind.LINK_DEGRADED, Severity.ERROR)),
-}
-
-
-def xid_class(code: int) -> tuple[EventKind, Severity]:
-    """How bad one Xid is on its own, per NVIDIA's catalogue."""
-    return _XID_TABLE.get(code, (EventKind.XID, Severity.WARNING))
-
 
 def _xid(m: re.Match[str], text: str) -> Fields:
     code = int(m["code"])
-    kind, severity = xid_class(code)
+    kind, severity = classify_xid(code)  # the one Xid table, hcs_health.xid
     return {
         "kind": kind,
         "severity": severity,
@@ -169,147 +157,6 @@ def _ascend_generic(m: re.Match[str], text: str) -> Fields | None:
     return None
 
 
-# --- PCIe AER: one report spans several lines ---------------------------------------------------
-# Line shapes from drivers/pci/pcie/aer.c (aer_print_error, __aer_print_error, aer_print_source,
-# pci_print_aer) and the fixtures dmesg-pcieport-aer-*, syslog-pcieport-aer-*: older kernels say
-# "Corrected error received: <addr>", newer "Correctable error message received from <addr>".
-
-_SEVERITIES: dict[str, tuple[EventKind, Severity]] = {
-    "corrected": (EventKind.AER_CORRECTABLE, Severity.INFO),
-    "correctable": (EventKind.AER_CORRECTABLE, Severity.INFO),
-    "uncorrected (non-fatal)": (EventKind.AER_UNCORRECTABLE, Severity.ERROR),
-    "uncorrectable (non-fatal)": (EventKind.AER_UNCORRECTABLE, Severity.ERROR),
-    "recoverable": (EventKind.AER_UNCORRECTABLE, Severity.ERROR),  # APEI/CPER wording
-    "uncorrected (fatal)": (EventKind.AER_UNCORRECTABLE, Severity.FATAL),
-    "uncorrectable (fatal)": (EventKind.AER_UNCORRECTABLE, Severity.FATAL),
-    "fatal": (EventKind.AER_UNCORRECTABLE, Severity.FATAL),
-}
-# Correctable status bit names: short ones printed by aer.c since 4.x, long ones by older kernels.
-_CORRECTABLE_BITS = frozenset(
-    {
-        *("RxErr", "BadTLP", "BadDLLP", "Rollover", "Timeout", "NonFatalErr", "CorrIntErr"),
-        *("HeaderOF", "Receiver Error", "Bad TLP", "Bad DLLP", "RELAY_NUM Rollover"),
-        *("Replay Timer Timeout", "Advisory Non-Fatal", "Corrected Internal Error"),
-        "Header Log Overflow",
-    }
-)
-_SEV = r"(?P<sev>Corrected|Correctable|Uncorrect(?:ed|able) \((?:Non-)?Fatal\))"
-_AER_HEADER = re.compile(
-    rf"^\S+ {_PCI}: AER: (?:Multiple )?{_SEV} error (?:message )?received(?::| from) "
-    rf"(?P<pci>{_PCI})"
-)
-_AER_BUS_ERROR = re.compile(rf"^\S+ (?P<pci>{_PCI}): PCIe Bus Error: severity={_SEV},")
-_AER_BIT = re.compile(rf"^\S+ (?P<pci>{_PCI}):\s+\[\s*\d+\] (?P<name>.+?)\s*(?:\(First\))?$")
-_AER_DETAIL = re.compile(
-    rf"^\S+ {_PCI}: (?:\s+device \[[0-9a-f]{{4}}:[0-9a-f]{{4}}\] error status/mask|AER: "
-    r"(?:aer_layer=|aer_status:|aer_uncor_severity|can't find device)|\s+(?:Error of this Agent"
-    r"|TLP Header))"
-)
-# APEI GHES records (syslog-pcieport-aer-apei-ghes-*): "Error N, type: corrected", then
-# "section_type: PCIe error" and "device_id: 0000:00:01.1" several lines later.
-_GHES_ERROR = re.compile(
-    r"\[Hardware Error\]:\s+Error \d+, type: (?P<sev>corrected|recoverable|fatal)"
-)
-_GHES_PCIE = re.compile(r"\[Hardware Error\]:\s+section_type: PCIe error")
-_GHES_DEVICE = re.compile(rf"\[Hardware Error\]:\s+device_id: (?P<pci>{_PCI})")
-
-
-def _aer_event(
-    kind_sev: tuple[EventKind, Severity], pci: str, text: str, at: float, source: Source
-) -> HealthEvent:
-    return HealthEvent(
-        at=at,
-        kind=kind_sev[0],
-        severity=kind_sev[1],
-        source=source,
-        pci=pci.lower(),
-        message=text[:MESSAGE_LIMIT],
-    )
-
-
-def _bit_class(name: str) -> tuple[EventKind, Severity] | None:
-    if name in _CORRECTABLE_BITS:
-        return _SEVERITIES["correctable"]
-    if name.startswith("Unknown"):
-        return None  # needs the report's severity to mean anything
-    return _SEVERITIES["uncorrectable (non-fatal)"]  # fatal or not is the header's to say
-
-
-def aer_fields(text: str) -> Fields | None:
-    """An AER line read alone (no report around it): headers and status-bit lines each stand for
-    one error; detail lines (status/mask, aer_layer) say nothing on their own."""
-    found = _AER_HEADER.search(text) or _AER_BUS_ERROR.search(text)
-    kind_sev = _SEVERITIES[found["sev"].lower()] if found else None
-    if found is None and (found := _AER_BIT.search(text)):
-        kind_sev = _bit_class(found["name"])
-    if found is None or kind_sev is None:
-        return None
-    return {"kind": kind_sev[0], "severity": kind_sev[1], "pci": found["pci"].lower()}
-
-
-class AerReports:
-    """Joins an AER report's lines: one event per status-bit line, carrying the header's device
-    and severity; a header with no bit lines (e.g. "can't find device") is one event."""
-
-    def __init__(self, at: float, source: Source) -> None:
-        self._at, self._source = at, source
-        self._open: tuple[EventKind, Severity] | None = None
-        self._pci, self._text, self._bits, self._bus_line = "", "", False, False
-        self._ghes: tuple[EventKind, Severity] | None = None
-        self._ghes_pcie = False
-
-    def flush(self) -> list[HealthEvent]:
-        """End the current report; its header counts once if no bit line followed."""
-        out = []
-        if self._open is not None and not self._bits:
-            out.append(_aer_event(self._open, self._pci, self._text, self._at, self._source))
-        self._open, self._ghes, self._ghes_pcie = None, None, False
-        return out
-
-    def _start(
-        self, kind_sev: tuple[EventKind, Severity], pci: str, text: str
-    ) -> list[HealthEvent]:
-        out = self.flush()
-        self._open, self._pci, self._text, self._bits = kind_sev, pci, text, False
-        return out
-
-    def feed(self, text: str) -> list[HealthEvent] | None:
-        """Events the line completes; [] for a line of a report, None for no AER line."""
-        if found := _AER_HEADER.search(text):
-            out = self._start(_SEVERITIES[found["sev"].lower()], found["pci"], text)
-            self._bus_line = False
-            return out
-        if found := _AER_BUS_ERROR.search(text):
-            kind_sev = _SEVERITIES[found["sev"].lower()]
-            if self._open is not None and not self._bits and not self._bus_line:
-                self._open, self._pci = kind_sev, found["pci"]  # the endpoint the header meant
-                self._bus_line = True
-                return []
-            out = self._start(kind_sev, found["pci"], text)
-            self._bus_line = True
-            return out
-        if (found := _AER_BIT.search(text)) and self._open is not None:
-            self._bits = True
-            return [_aer_event(self._open, self._pci, text, self._at, self._source)]
-        if _AER_DETAIL.search(text):
-            return []
-        return self._feed_ghes(text)
-
-    def _feed_ghes(self, text: str) -> list[HealthEvent] | None:
-        if found := _GHES_ERROR.search(text):
-            out = self.flush()
-            self._ghes = _SEVERITIES[found["sev"]]
-            return out
-        if self._ghes is None or "[Hardware Error]:" not in text:
-            return None
-        if _GHES_PCIE.search(text):
-            self._ghes_pcie = True
-        elif (found := _GHES_DEVICE.search(text)) and self._ghes_pcie:
-            self._ghes_pcie = False  # one event per record
-            return [_aer_event(self._ghes, found["pci"], text, self._at, self._source)]
-        return []
-
-
 # (pattern, builder); first match wins. The comment names the fixture each rule was written from.
 _RULES: tuple[tuple[re.Pattern[str], Build], ...] = (
     # dmesg-xid*, syslog-xid48-*, syslog-xid45-*, journal-xid79-*, dmesg-ctime-* (old format too:
@@ -325,16 +172,16 @@ _RULES: tuple[tuple[re.Pattern[str], Build], ...] = (
     # dmesg-fallen-off-bus-multiline-no-xid (three lines, no Xid; joined by parse_lines)
     (
         re.compile(rf"NVRM: (?:The NVIDIA )?GPU (?P<pci>{_PCI})\b.*fallen off the bus"),
-        _fixed(EventKind.FALLEN_OFF_BUS, Severity.FATAL, "nvidia"),
+        partial(_fixed_fields, EventKind.FALLEN_OFF_BUS, Severity.FATAL, "nvidia"),
     ),
     (
         re.compile(r"NVRM: (?P<pci>)fallen off the bus"),
-        _fixed(EventKind.FALLEN_OFF_BUS, Severity.FATAL, "nvidia"),
+        partial(_fixed_fields, EventKind.FALLEN_OFF_BUS, Severity.FATAL, "nvidia"),
     ),
     # dmesg-xid119-*, syslog-xid48-* ("RmInitAdapter failed!"; the rm_init_adapter echo is None)
     (
         re.compile(rf"NVRM: GPU (?P<pci>{_PCI}): RmInitAdapter failed"),
-        _fixed(EventKind.DRIVER_ERROR, Severity.ERROR, "nvidia"),
+        partial(_fixed_fields, EventKind.DRIVER_ERROR, Severity.ERROR, "nvidia"),
     ),
     # dmesg-amdgpu-ras-* ("socket: 6, die: 1, 1533 new correctable hardware errors detected in
     # xgmi_wafl block"); the "... in total ..." line repeats the sum and is left out
@@ -348,13 +195,13 @@ _RULES: tuple[tuple[re.Pattern[str], Build], ...] = (
     # dmesg-amdgpu-ras-* ("{1}uncorrectable hardware error(ERREVENT_ATHUB_INTERRUPT) detected!")
     (
         re.compile(rf"^{_AMD} .*uncorrectable hardware error"),
-        _fixed(EventKind.ECC_UNCORRECTABLE, Severity.ERROR, "hygon"),
+        partial(_fixed_fields, EventKind.ECC_UNCORRECTABLE, Severity.ERROR, "hygon"),
     ),
     # dmesg-amdgpu-ras-* ("amdgpu: GPU mode1 reset": once per device and reset; the "MODE1 reset",
     # "GPU smu mode1 reset", "GPU reset begin!" and "succeeded" lines belong to the same reset)
     (
         re.compile(rf"^{_AMD} (?:amdgpu: )?GPU mode[12] reset$"),
-        _fixed(EventKind.RESET, Severity.ERROR, "hygon"),
+        partial(_fixed_fields, EventKind.RESET, Severity.ERROR, "hygon"),
     ),
     # dmesg-amdgpu-ras-* ("amdgpu: Failed to restore process queues", "The cp might be in an
     # unrecoverable state ..."); ring timeouts have no recorded line: amdgpu_job_timedout prints
@@ -364,11 +211,11 @@ _RULES: tuple[tuple[re.Pattern[str], Build], ...] = (
             rf"^{_AMD} (?:amdgpu: )?(?:Failed to restore process queues|The cp might be in an "
             r"unrecoverable state)"
         ),
-        _fixed(EventKind.DRIVER_ERROR, Severity.ERROR, "hygon"),
+        partial(_fixed_fields, EventKind.DRIVER_ERROR, Severity.ERROR, "hygon"),
     ),
     (
         re.compile(rf"(?:^{_AMD} .*|\[drm:amdgpu\w*.*)\bring \S+ timeout\b"),
-        _fixed(EventKind.DRIVER_ERROR, Severity.ERROR, "hygon"),
+        partial(_fixed_fields, EventKind.DRIVER_ERROR, Severity.ERROR, "hygon"),
     ),
     # dmesg-ascend-drv-pcie-device-abnormal-* ("[drv_pcie] ... Device is abnormal. (dev_id=5 ...)")
     (
@@ -393,21 +240,21 @@ _RULES: tuple[tuple[re.Pattern[str], Build], ...] = (
             r"abnormal|hang|exception|reset)\b",
             re.IGNORECASE,
         ),
-        _fixed(EventKind.DRIVER_ERROR, Severity.WARNING, "cambricon"),
+        partial(_fixed_fields, EventKind.DRIVER_ERROR, Severity.WARNING, "cambricon"),
     ),
     # dmesg-pci-bandwidth-limited_* ("... available PCIe bandwidth, limited by 16.0 GT/s PCIe
     # x16 link at ..."); "link ... downgraded" has no recorded line
     (
         re.compile(rf"^\S+ (?P<pci>{_PCI}): .*PCIe bandwidth, limited by"),
-        _fixed(EventKind.LINK_DEGRADED, Severity.WARNING),
+        partial(_fixed_fields, EventKind.LINK_DEGRADED, Severity.WARNING, None),
     ),
     (
         re.compile(
             rf"^\S+ (?P<pci>{_PCI}): .*\blink (?:speed|width)\b.*\bdowngraded", re.IGNORECASE
         ),
-        _fixed(EventKind.LINK_DEGRADED, Severity.WARNING),
+        partial(_fixed_fields, EventKind.LINK_DEGRADED, Severity.WARNING, None),
     ),
-    # dmesg-pcieport-aer-*, syslog-pcieport-aer-* (see the AER part below)
+    # dmesg-pcieport-aer-*, syslog-pcieport-aer-* (the AER rules and report joining: _aer_lines)
     (
         re.compile(rf"^\S+ {_PCI}: (?:AER: |PCIe Bus Error: |\s+\[\s*\d+\] )"),
         lambda m, text: aer_fields(text),
@@ -433,10 +280,11 @@ def fold_continuations(lines: Iterable[str]) -> list[str]:
     (dmesg-fallen-off-bus-multiline-no-xid): join them to the record they continue."""
     records: list[str] = []
     for line in lines:
-        if records and line[:1] in (" ", "\t") and line.strip():
-            records[-1] = f"{records[-1]}\n{line}"
+        text = line.rstrip("\n")  # a continuation's own newline too, or the join doubles it
+        if records and text[:1] in (" ", "\t") and text.strip():
+            records[-1] = f"{records[-1]}\n{text}"
         else:
-            records.append(line.rstrip("\n"))
+            records.append(text)
     return records
 
 

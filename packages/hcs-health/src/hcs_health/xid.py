@@ -10,6 +10,8 @@ says how bad one occurrence is on its own; the analyzer weighs rates on top:
 - 119, 120 GSP RPC timeout / GSP error: DRIVER_ERROR ERROR.
 - 13, 31, 43, 45, 109 (graphics exception, MMU fault, channel stopped, preemptive cleanup, context
   switch timeout): XID INFO, usually the program's fault rather than the device's.
+- 144-150, the catalogue's NVLink error family (145 RLW, 149 NETIR; seen in the recorded
+  syslog-xid45-caused-by-xid149-xid145-nvlink file): LINK_DEGRADED ERROR, as 74.
 - any other Xid: XID WARNING.
 """
 
@@ -36,6 +38,8 @@ XID_TABLE: MappingProxyType[int, tuple[EventKind, Severity]] = MappingProxyType(
         43: (EventKind.XID, Severity.INFO),
         45: (EventKind.XID, Severity.INFO),
         109: (EventKind.XID, Severity.INFO),
+        # NVLink error family of the catalogue (docs.nvidia.com/deploy/xid-errors: 144-150).
+        **dict.fromkeys(range(144, 151), (EventKind.LINK_DEGRADED, Severity.ERROR)),
     }
 )
 """Xids with a known meaning; every other code is (XID, WARNING)."""
