@@ -38,7 +38,7 @@ def owned(kit, annotations=None, owner=JOB_REF, *containers):
 
 
 async def find(obj, cluster):
-    return await resume_from(obj, read_pod_request(obj), cluster)
+    return await resume_from(obj, read_pod_request(obj), cluster, "team-a")
 
 
 @pytest.mark.asyncio
@@ -119,7 +119,7 @@ async def test_an_owner_that_is_gone_or_unannotated_gives_nothing(kit):
 async def test_a_read_failure_gives_no_path_and_says_why(kit):
     cluster = InMemoryCluster(owners={JOB: ClusterReadError("batch/v1 Job team-a/train: 403")})
     resume = await find(owned(kit), cluster)
-    assert resume.path is None
+    assert (resume.path, resume.source) == (None, "Job team-a/train")
     assert resume.warning == (
         "could not read Job team-a/train to find its checkpoint: batch/v1 Job team-a/train: 403; "
         "HCS_RESUME_FROM not set"
@@ -153,13 +153,36 @@ async def test_a_read_failure_gives_no_path_and_says_why(kit):
 )
 def test_only_paths_under_the_checkpoint_dir_are_used(path, expected):
     resume = checked(path, "/ckpt/", "Job team-a/train")
-    assert resume.path == expected
+    assert (resume.path, resume.source) == (expected, "Job team-a/train")
     if expected is None:
         assert f"hcs.io/resume-from {path!r} on Job team-a/train" in resume.warning
         assert "hcs.io/checkpoint-dir '/ckpt/'" in resume.warning
         assert resume.warning.endswith("ignored, HCS_RESUME_FROM not set")
     else:
         assert resume.warning is None
+
+
+@pytest.mark.parametrize(
+    ("path", "why"),
+    [("step-30.pt", "is not an absolute path under"), ("/etc/shadow", "is not under")],
+    ids=["relative", "outside"],
+)
+def test_a_path_on_the_pod_itself_is_judged_and_named_the_same(path, why):
+    resume = checked(path, "/ckpt", "pod")
+    assert (resume.path, resume.source) == (None, "pod")
+    assert resume.warning == (
+        f"hcs.io/resume-from {path!r} on the pod {why} the pod's hcs.io/checkpoint-dir "
+        "'/ckpt'; ignored, HCS_RESUME_FROM not set"
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "checkpoint_dir"),
+    [("/step-30.pt", "/"), ("/runX/step-30.pt", "/runX"), ("/ckpt/step-30.pt", "/ckpt//")],
+    ids=["root", "dir-ending-in-x", "trailing-slashes"],
+)
+def test_the_checkpoint_dir_is_matched_exactly(path, checkpoint_dir):
+    assert checked(path, checkpoint_dir, "pod") == Resume(path, "pod")
 
 
 @pytest.mark.asyncio
@@ -219,6 +242,41 @@ async def test_a_read_failure_admits_the_pod_without_the_variable(kit, settings,
         "could not read Job team-a/train to find its checkpoint: batch/v1 Job team-a/train: 500; "
         "HCS_RESUME_FROM not set"
     ]
+
+
+@pytest.mark.parametrize(
+    ("naming", "shown"),
+    [({"name": "train-0"}, "train-0"), ({"generateName": "train-"}, "train-"), ({}, "?")],
+    ids=["named", "generated-name-as-a-job-makes-it", "no-name"],
+)
+@pytest.mark.asyncio
+async def test_the_owner_is_read_in_the_reviews_namespace(
+    kit, settings, exchange, caplog, naming, shown
+):
+    """A pod being created names no namespace in its metadata (a Job's has only a generateName):
+    the review's namespace is the owner's, and the log names the pod as well as it can."""
+    cluster = InMemoryCluster(owners={JOB: ClusterReadError("batch/v1 Job team-a/train: 500")})
+    body = kit.review(owned(kit))
+    meta = body["request"]["object"]["metadata"]
+    del meta["namespace"], meta["name"]
+    meta.update(naming)
+    review = AdmissionReview.model_validate(body).request
+    assert review.namespace == "team-a"
+    with caplog.at_level("WARNING", logger="hcs_webhook"):
+        await admission(settings, exchange, cluster).mutate(review)
+    assert cluster.owner_reads == [JOB]
+    assert caplog.messages == [
+        f"pod team-a/{shown}: could not read Job team-a/train to find its checkpoint: "
+        "batch/v1 Job team-a/train: 500; HCS_RESUME_FROM not set"
+    ]
+
+
+@pytest.mark.asyncio
+async def test_no_warning_is_logged_when_the_checkpoint_is_found(kit, settings, exchange, caplog):
+    cluster = InMemoryCluster(owners={JOB: OwnerMeta({"hcs.io/resume-from": "/ckpt/step-30.pt"})})
+    with caplog.at_level("WARNING", logger="hcs_webhook"):
+        await admission(settings, exchange, cluster).mutate(request(kit, owned(kit)))
+    assert caplog.messages == []
 
 
 @pytest.mark.asyncio

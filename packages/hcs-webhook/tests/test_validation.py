@@ -56,6 +56,10 @@ def test_the_agent_may_create_a_resuming_pod_and_write_no_other_decision(kit, se
     obj = kit.pod(kit.container("train", vram="16Gi"), annotations=placed)
     with pytest.raises(Denied, match=r"annotation hcs\.io/node is written only by HCS"):
         check_decisions(request_of(kit, obj, username=agent), settings)
+    plain = kit.pod(
+        kit.container("train", vram="16Gi"), annotations={"hcs.io/checkpoint-dir": "/c"}
+    )
+    check_decisions(request_of(kit, plain, username=agent), settings)  # no resume point: fine
     old = kit.pod(kit.container("train", vram="16Gi"), annotations={"hcs.io/checkpoint-dir": "/c"})
     with pytest.raises(Denied, match="may not add, change or remove it"):
         check_decisions(request_of(kit, obj, "UPDATE", old=old, username=agent), settings)

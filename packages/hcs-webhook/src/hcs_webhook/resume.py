@@ -22,6 +22,7 @@ from hcs_api.names import Annotation
 from hcs_webhook.errors import ClusterReadError
 from hcs_webhook.mutation import RESUME_VARIABLE
 from hcs_webhook.ports import ClusterReads, OwnerRef, controller_of
+from hcs_webhook.validation import annotations_of
 
 MAX_OWNER_LEVELS = 2
 """Owners read above the pod: its controller, and that controller's controller."""
@@ -42,23 +43,18 @@ NOTHING = Resume(None, "none")
 
 
 async def resume_from(
-    pod: Mapping[str, Any],
-    request: PodRequest,
-    reads: ClusterReads,
-    namespace: str | None = None,
+    pod: Mapping[str, Any], request: PodRequest, reads: ClusterReads, namespace: str
 ) -> Resume:
     """The checkpoint `pod` resumes from: its own annotation, else its controller's, else that
     controller's controller's. Only pods that ask for `ai.compute/*` and name a checkpoint
-    directory are looked up; `namespace` defaults to the pod's own."""
+    directory are looked up; `namespace` is the review's (a pod being created often has none
+    in its metadata yet)."""
     checkpoint_dir = request.preferences.checkpoint_dir
     if request.is_empty() or checkpoint_dir is None:
         return NOTHING
-    own = _annotations(pod).get(Annotation.RESUME_FROM)
+    own = annotations_of(pod).get(Annotation.RESUME_FROM)
     if isinstance(own, str):  # annotation values are strings; anything else was never HCS's
         return checked(own, checkpoint_dir, "pod")
-    if namespace is None:
-        metadata = pod.get("metadata")
-        namespace = str(metadata.get("namespace") or "") if isinstance(metadata, Mapping) else ""
     owner = controller_of(pod)
     # Two levels cover every shape HCS writes to: the pod's controller (Job, PyTorchJob...)
     # and the JobSet above a Job. Going higher would cost another API read on the admission
@@ -112,9 +108,3 @@ def _ignored(path: str, where: str, checkpoint_dir: str, why: str) -> str:
 
 def _unreadable(source: str, error: ClusterReadError) -> str:
     return f"could not read {source} to find its checkpoint: {error}; {RESUME_VARIABLE} not set"
-
-
-def _annotations(obj: Mapping[str, Any]) -> dict[str, Any]:
-    metadata = obj.get("metadata")
-    annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
-    return dict(annotations) if isinstance(annotations, Mapping) else {}
