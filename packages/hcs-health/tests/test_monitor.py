@@ -21,6 +21,7 @@ from hcs_health import (
     Source,
     VendorSample,
 )
+from hcs_health.errors import SourceError
 from hcs_health.monitor import Baseline
 from hcs_health.remediation.plan import RemediationConfig
 from hcs_health.remediation.port import InMemoryRemediation
@@ -129,3 +130,32 @@ def test_a_device_gone_from_the_node_is_forgotten(setup):
     monitor.set_devices([DeviceRef("nvidia-0", "nvidia", "0000:3b:00.0")])
     assert "nvidia-1" not in monitor.scores()
     assert "nvidia-1" not in monitor.analyzer.devices()
+
+
+class Stopped(ListSource):
+    name = "ebpf"
+
+    def poll(self, timeout_s: float) -> list[HealthEvent]:
+        raise SourceError("hcs-ebpf-loader stopped: killed")
+
+
+def test_a_source_that_stops_gives_way_to_the_fallback_once(setup, caplog):
+    monitor, _, _, registry = setup
+    dead = Stopped()
+    spare, duplicate = ListSource(), ListSource()
+    spare.name, duplicate.name = "kmsg", "test"
+    monitor.sources.append(dead)
+    monitor._fallback = lambda: [spare, duplicate]
+    with caplog.at_level("INFO", logger="hcs_health"):
+        monitor.step(0.1)
+        monitor.step(0.1)
+    assert [s.name for s in monitor.sources] == ["test", "kmsg"]
+    assert dead.closed, "the dead source is closed"
+    assert duplicate.closed, "a second source of a running name is closed, not added"
+    assert [m for m in caplog.messages if "stopped" in m] == [
+        "health source ebpf stopped: hcs-ebpf-loader stopped: killed"
+    ]
+    text = generate_latest(registry).decode()
+    assert 'hcs_health_source_active{source="ebpf"} 0.0' in text
+    assert 'hcs_health_source_unavailable{source="ebpf"} 1.0' in text
+    assert 'hcs_health_source_active{source="kmsg"} 1.0' in text

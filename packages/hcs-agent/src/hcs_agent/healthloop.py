@@ -26,6 +26,7 @@ from hcs_health import (
     AnalyzerConfig,
     Baseline,
     DeviceRef,
+    EventSource,
     HealthMetrics,
     HealthMonitor,
     Remediator,
@@ -130,15 +131,19 @@ def make_monitor(
         taint=settings.health_taint,
         quiet_period_s=settings.health_quiet_period_s,
     )
-    selected = open_sources(
-        SourceMode(settings.health_source),
-        metrics,
-        addresses,
-        loader=settings.ebpf_loader,
-        ioctl_slow_ms=settings.ioctl_slow_ms,
-        kmsg_path=settings.kmsg_path,
-        sysfs_root=settings.sysfs_root,
-    )
+
+    def opened(mode: SourceMode) -> list[EventSource]:
+        return open_sources(
+            mode,
+            metrics,
+            addresses,
+            loader=settings.ebpf_loader,
+            ioctl_slow_ms=settings.ioctl_slow_ms,
+            kmsg_path=settings.kmsg_path,
+            sysfs_root=settings.sysfs_root,
+        ).sources
+
+    sources = opened(SourceMode(settings.health_source))
     remediator = None
     if api_client is not None and (config.cordon or config.taint):
         from hcs_health.remediation.kube import KubernetesRemediation
@@ -147,7 +152,12 @@ def make_monitor(
             node, KubernetesRemediation(api_client), config, kubelet_root=settings.kubelet_root
         )
         remediator.refresh()
-    return Guarded(HealthMonitor(Analyzer(AnalyzerConfig()), selected.sources, metrics, remediator))
+    # The eBPF loader that dies later gives way to the polling sources, not to silence.
+    fallback = None if settings.health_source == "off" else (lambda: opened(SourceMode.POLL))
+    monitor = HealthMonitor(
+        Analyzer(AnalyzerConfig()), sources, metrics, remediator, fallback=fallback
+    )
+    return Guarded(monitor)
 
 
 async def health_loop(guarded: Guarded, stop: asyncio.Event, poll_s: float) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from hcs_health.analyzer import Analyzer, Assessment
+from hcs_health.errors import SourceError
 from hcs_health.events import HealthEvent
 from hcs_health.metrics import HealthMetrics
 from hcs_health.remediation.act import Outcome, Remediator
@@ -59,7 +60,11 @@ class HealthMonitor:
         metrics: HealthMetrics,
         remediator: Remediator | None = None,
         clock: Callable[[], float] = time.monotonic,
+        fallback: Callable[[], Sequence[EventSource]] | None = None,
     ) -> None:
+        """`fallback` opens the sources to use when one stops (the eBPF loader died): the
+        polling ones, say; sources of a name already running are not added twice."""
+        self._fallback = fallback
         self.analyzer = analyzer
         self.sources = list(sources)
         self.metrics = metrics
@@ -90,9 +95,30 @@ class HealthMonitor:
         """One poll of every source; acts on what arrived."""
         events: list[HealthEvent] = []
         share = timeout_s / max(1, len(self.sources))
-        for source in self.sources:
-            events += source.poll(share)
+        for source in list(self.sources):
+            try:
+                events += source.poll(share)
+            except SourceError as error:
+                self._replace(source, error)
         return self.handle(events, self._clock()) if events else None
+
+    def _replace(self, source: EventSource, error: SourceError) -> None:
+        """A source that stopped is dropped (and said so, once); the fallback takes over."""
+        log.warning("health source %s stopped: %s", source.name, error)
+        self.sources.remove(source)
+        source.close()
+        self.metrics.source_active.labels(source.name).set(0)
+        self.metrics.source_errors.labels(source.name).set(1)
+        if self._fallback is None:
+            return
+        running = {s.name for s in self.sources}
+        for spare in self._fallback():
+            if spare.name in running:
+                spare.close()
+                continue
+            self.sources.append(spare)
+            self.metrics.source_active.labels(spare.name).set(1)
+            log.info("health source %s takes over", spare.name)
 
     def handle(self, events: Iterable[HealthEvent], now: float) -> Outcome | None:
         mapped = 0
