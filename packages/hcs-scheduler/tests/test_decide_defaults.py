@@ -123,8 +123,8 @@ def test_a_policy_spec_of_known_names_is_accepted(exchange: Exchange, spec: str)
 
 
 KNOWN = (
-    "default, random-fit, best-fit, gpu-packing, gpu-clustering, dot-product, fgd, binpack, "
-    "spread, health"
+    "default, random-fit, best-fit, gpu-packing, gpu-clustering, dot-product, fgd, "
+    "fgd-published, binpack, spread, health"
 )
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from hcs_scheduler.cluster import Cluster
 from hcs_scheduler.default_policy import HcsDefault, cpu_per_device, model_pressure
 from hcs_scheduler.errors import ConfigError
+from hcs_scheduler.fgd_published import PublishedFgd
 from hcs_scheduler.fragmentation import FragmentationIndex, WorkloadMix
 from hcs_scheduler.policies import _SIMPLE, BASELINES, Fragmentation, Policy, Weighted
 
-NAMES = ("default", *BASELINES, "binpack", "spread", "health")
+NAMES = ("default", *BASELINES, "fgd-published", "binpack", "spread", "health")
 
 
 class PolicyFactory:
@@ -32,6 +33,8 @@ class PolicyFactory:
             return HcsDefault(self.index, self.pressure, self.cpu_per_device)
         if name == "fgd":
             return Fragmentation(self.index)
+        if name == "fgd-published":
+            return PublishedFgd.from_mix(self.index.mix)
         if name in _SIMPLE:
             return _SIMPLE[name]()
         raise ConfigError(f"unknown policy {name!r}; known: {', '.join(NAMES)}")

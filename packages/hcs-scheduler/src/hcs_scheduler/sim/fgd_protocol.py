@@ -90,7 +90,7 @@ def run(
             arrived += tasks[index].gpu_demand
             percent = 100.0 * arrived / capacity
             if percent + 1e-9 >= next_mark or count == len(order):
-                _record(curve, cluster, factory, capacity, min(percent, 100.0))
+                record(curve, cluster, factory, capacity, min(percent, 100.0))
                 while next_mark <= percent + 1e-9:
                     next_mark += step
             if progress is not None:
@@ -100,11 +100,18 @@ def run(
     return curves
 
 
-def _record(
-    curve: Curve, cluster: Cluster, factory: PolicyFactory, capacity: int, arrived: float
-) -> None:
+def measure(cluster: Cluster, factory: PolicyFactory, capacity: int) -> tuple[float, float]:
+    """(unallocated %, fragmented %) of `capacity` devices now; shared with artifact_protocol."""
     free = cluster.node_free.sum() / FULL_SHARE
     fragmented = factory.index.cluster_fragmentation(cluster) / FULL_SHARE
+    return 100.0 * free / capacity, 100.0 * fragmented / capacity
+
+
+def record(
+    curve: Curve, cluster: Cluster, factory: PolicyFactory, capacity: int, arrived: float
+) -> None:
+    """Appends one arrived-workload point to `curve`."""
+    unallocated, fragmented = measure(cluster, factory, capacity)
     curve.arrived.append(round(arrived, 3))
-    curve.unallocated.append(100.0 * free / capacity)
-    curve.fragmented.append(100.0 * fragmented / capacity)
+    curve.unallocated.append(unallocated)
+    curve.fragmented.append(fragmented)
