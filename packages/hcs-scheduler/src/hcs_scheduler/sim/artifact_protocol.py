@@ -40,9 +40,8 @@ from hcs_scheduler.catalog import PolicyFactory
 from hcs_scheduler.cluster import FULL_SHARE, NodeSpec, build_cluster
 from hcs_scheduler.errors import InputError
 from hcs_scheduler.fragmentation import WorkloadMix
-from hcs_scheduler.placement import Placement, place
 from hcs_scheduler.request import PlacementRequest
-from hcs_scheduler.sim.fgd_protocol import Curve, Progress, measure, record
+from hcs_scheduler.sim.fgd_protocol import Curve, Marks, Progress, measure, place_in_order, record
 from hcs_scheduler.sim.openb import TraceTask
 
 INFLATE = 1.3
@@ -142,22 +141,14 @@ def _one(
     curve = ArtifactCurve(policy=name)
     started = time.perf_counter()
     arrived = 0
-    next_mark = step
-    for count, index in enumerate(order, start=1):
-        outcome = place(cluster, requests[index], policy, rng)
-        if isinstance(outcome, Placement):
-            cluster.allocate(outcome.allocation)
-            curve.placed += 1
-        else:
-            curve.failed += 1
+    marks = Marks(step)
+    for count, index in place_in_order(cluster, requests, order, policy, rng, curve):
         arrived += gpu_milli(tasks[index])
         percent = arrived / capacity / 10
         if FULL - 1 <= round(percent) <= FULL + 1:
             curve.near_full.append((percent, *measure(cluster, factory, capacity)))
-        if percent + 1e-9 >= next_mark or count == len(order):
+        if marks.due(percent, last=count == len(order)):
             record(curve, cluster, factory, capacity, percent)
-            while next_mark <= percent + 1e-9:
-                next_mark += step
         if progress is not None:
             progress(1)
     curve.seconds = time.perf_counter() - started

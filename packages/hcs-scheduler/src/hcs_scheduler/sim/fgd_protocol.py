@@ -9,7 +9,7 @@ fragmented for the expected mix. Every policy sees the same draw.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +18,8 @@ from hcs_scheduler.catalog import PolicyFactory
 from hcs_scheduler.cluster import FULL_SHARE, Cluster, NodeSpec, build_cluster
 from hcs_scheduler.fragmentation import WorkloadMix
 from hcs_scheduler.placement import Placement, place
+from hcs_scheduler.policies import Policy
+from hcs_scheduler.request import PlacementRequest
 from hcs_scheduler.sim.openb import TraceTask
 
 Progress = Callable[[int], None]
@@ -79,25 +81,56 @@ def run(
         curve = Curve(policy=name)
         started = time.perf_counter()
         arrived = 0.0
-        next_mark = step
-        for count, index in enumerate(order, start=1):
-            outcome = place(cluster, requests[index], policy, rng)
-            if isinstance(outcome, Placement):
-                cluster.allocate(outcome.allocation)
-                curve.placed += 1
-            else:
-                curve.failed += 1
+        marks = Marks(step)
+        for count, index in place_in_order(cluster, requests, order, policy, rng, curve):
             arrived += tasks[index].gpu_demand
             percent = 100.0 * arrived / capacity
-            if percent + 1e-9 >= next_mark or count == len(order):
+            if marks.due(percent, last=count == len(order)):
                 record(curve, cluster, factory, capacity, min(percent, 100.0))
-                while next_mark <= percent + 1e-9:
-                    next_mark += step
             if progress is not None:
                 progress(1)
         curve.seconds = time.perf_counter() - started
         curves.append(curve)
     return curves
+
+
+def place_in_order(
+    cluster: Cluster,
+    requests: Sequence[PlacementRequest],
+    order: Sequence[int],
+    policy: Policy,
+    rng: np.random.Generator,
+    curve: Curve,
+) -> Iterator[tuple[int, int]]:
+    """Places `order`'s requests one by one with no departures, counting placed and failed on
+    `curve`; yields (how many so far, the request's index) after each, for the caller to read
+    the cluster."""
+    for count, index in enumerate(order, start=1):
+        outcome = place(cluster, requests[index], policy, rng)
+        if isinstance(outcome, Placement):
+            cluster.allocate(outcome.allocation)
+            curve.placed += 1
+        else:
+            curve.failed += 1
+        yield count, index
+
+
+@dataclass
+class Marks:
+    """Every `step` % of arrived workload, and the last task: when a curve records a point."""
+
+    step: float
+    next: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.next = self.step
+
+    def due(self, percent: float, last: bool) -> bool:
+        if percent + 1e-9 < self.next and not last:
+            return False
+        while self.next <= percent + 1e-9:
+            self.next += self.step
+        return True
 
 
 def measure(cluster: Cluster, factory: PolicyFactory, capacity: int) -> tuple[float, float]:
