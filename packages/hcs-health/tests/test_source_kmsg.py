@@ -85,13 +85,18 @@ def devkmsg_on() -> Iterator[None]:
             DEVKMSG.write_text("ratelimit\n")
 
 
+def _require_root() -> None:
+    """CI here runs as root and must run these: without root they FAIL, naming why; only
+    HCS_KMSG_ALLOW_SKIP=1 (a developer's unprivileged machine) turns that into a skip."""
+    if os.geteuid() == 0:
+        return
+    if os.environ.get("HCS_KMSG_ALLOW_SKIP") == "1":
+        pytest.skip("not root: /dev/kmsg needs root or CAP_SYSLOG (HCS_KMSG_ALLOW_SKIP=1)")
+    pytest.fail("not root: this test writes to /dev/kmsg; run as root or set HCS_KMSG_ALLOW_SKIP=1")
+
+
 def test_real_kmsg_line_becomes_event(devkmsg_on: None) -> None:
-    if os.geteuid() != 0:
-        if os.environ.get("HCS_KMSG_ALLOW_SKIP") == "1":
-            pytest.skip("not root: /dev/kmsg needs root or CAP_SYSLOG (HCS_KMSG_ALLOW_SKIP=1)")
-        pytest.fail(
-            "not root: this test writes to /dev/kmsg; run as root or set HCS_KMSG_ALLOW_SKIP=1"
-        )
+    _require_root()
     xid = (FIXTURES / "dmesg-xid74-nvlink-fatal_nvsentinel-design-doc.txt").read_text()
     line = xid.split("] ", 1)[1].strip()
     with KmsgSource(clock=lambda: 42.0) as source:
@@ -110,8 +115,7 @@ def test_real_kmsg_line_becomes_event(devkmsg_on: None) -> None:
 
 
 def test_from_now_skips_old_records(devkmsg_on: None) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("needs root (see test_real_kmsg_line_becomes_event)")
+    _require_root()
     with KmsgSource() as source:
         assert source.poll(0) == []  # the boot records in the ring are not re-read
         assert source.lost == 0

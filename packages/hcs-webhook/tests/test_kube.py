@@ -5,7 +5,6 @@ import pytest
 
 from hcs_webhook.errors import ClusterReadError
 from hcs_webhook.kube import KubernetesCluster
-from hcs_webhook.ports import OwnerMeta, OwnerRef
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.integration]
 
@@ -73,48 +72,3 @@ async def test_api_errors_become_cluster_read_errors(kmock):
     # before the CRD is installed.
     with pytest.raises(ClusterReadError, match="404"):
         await client_for(kmock).compute_quotas("ml")
-
-
-JOB = {
-    "apiVersion": "batch/v1",
-    "kind": "Job",
-    "metadata": {
-        "name": "train",
-        "namespace": "team-a",
-        "annotations": {"hcs.io/resume-from": "/ckpt/step-30.pt", "n": 1},
-        "ownerReferences": [
-            {
-                "apiVersion": "jobset.x-k8s.io/v1alpha2",
-                "kind": "JobSet",
-                "name": "big",
-                "uid": "u2",
-                "controller": True,
-            },
-        ],
-    },
-}
-
-
-async def test_reads_an_owners_annotations_and_its_controller(kmock):
-    kmock.objects["batch/v1/jobs", "team-a", "train"] = JOB
-    meta = await client_for(kmock).owner_annotations("team-a", "batch/v1", "Job", "train")
-    assert meta == OwnerMeta(
-        {"hcs.io/resume-from": "/ckpt/step-30.pt"},
-        OwnerRef("jobset.x-k8s.io/v1alpha2", "JobSet", "big"),
-    ), "a non-string annotation value is dropped"
-    assert [r.url.path for r in kmock] == ["/apis/batch/v1/namespaces/team-a/jobs/train"]
-
-
-async def test_a_missing_owner_is_none_and_the_core_group_is_not_asked(kmock):
-    cluster = client_for(kmock)
-    assert await cluster.owner_annotations("team-a", "kubeflow.org/v1", "PyTorchJob", "x") is None
-    assert await cluster.owner_annotations("team-a", "v1", "ReplicationController", "rc") is None
-    assert [r.url.path for r in kmock] == ["/apis/kubeflow.org/v1/namespaces/team-a/pytorchjobs/x"]
-
-
-async def test_an_unreadable_owner_is_a_cluster_read_error_naming_it(kmock):
-    kmock["get jobset.x-k8s.io/v1alpha2/jobsets"] << 403 << {"kind": "Status", "code": 403}
-    with pytest.raises(ClusterReadError, match=r"^jobset.x-k8s.io/v1alpha2 JobSet team-a/big: 403"):
-        await client_for(kmock).owner_annotations(
-            "team-a", "jobset.x-k8s.io/v1alpha2", "JobSet", "big"
-        )
