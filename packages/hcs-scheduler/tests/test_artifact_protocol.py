@@ -92,6 +92,24 @@ def test_the_value_at_100_is_the_mean_over_arrivals_rounding_to_100(make_node) -
     assert at_hundred(curve) == (unallocated, fragmented)
 
 
+def test_stopping_after_full_keeps_the_value_at_100(make_node) -> None:
+    nodes = [make_node("n", devices=10)]
+    tasks = [task(f"s{i}", gpu_milli=40) for i in range(50)]
+    (whole,) = artifact_protocol.run(nodes, tasks, ["best-fit"], seed=0)
+    (cut,) = artifact_protocol.run(nodes, tasks, ["best-fit"], seed=0, stop_after_full=True)
+    assert cut.at_full() == whole.at_full()
+    assert cut.arrived[-1] == pytest.approx(101.2)  # 101.6 would round to 102
+    assert cut.placed + cut.failed == 253
+
+
+def test_up_to_full_cuts_before_the_first_arrival_past_101() -> None:
+    tasks = [task("a", gpu_milli=500), task("b", num_gpu=2), task("c")]
+    # 10 GPUs: 5 %, 25 %, ... the third "b" brings 100 % -> 120 %: cut before it.
+    order = [1, 1, 1, 1, 0, 1, 2]
+    assert artifact_protocol.up_to_full(tasks, order, capacity=10) == [1, 1, 1, 1, 0]
+    assert artifact_protocol.up_to_full(tasks, [0, 2], capacity=10) == [0, 2]
+
+
 def test_halves_round_to_even_and_a_gap_at_100_falls_back_to_99_to_101() -> None:
     curve = ArtifactCurve(
         policy="p", near_full=[(99.5, 4.0, 1.0), (100.5, 2.0, 1.0), (101.5, 9.0, 0.0)]
@@ -132,4 +150,47 @@ def test_the_bench_prints_the_published_table() -> None:
     assert row["worstSeed"]["fgd"] == 3.0
     assert row["spread"]["fgd"] == pytest.approx(0.5)
     assert row["published"] == {"fgd": 2.91, "default": None}
-    assert row["defaultAtLeastAsGood"]
+    assert row["meanMargin"] == pytest.approx(2.1 - 2.75)
+    assert row["defaultMeetsBar"]
+
+
+@pytest.mark.parametrize(
+    ("default", "meets"),
+    [
+        ([2.6, 2.6], True),  # mean equal to the best baseline's, worst better
+        ([2.0, 3.0], True),  # worst seed 0.1 above the best baseline's worst (2.9)
+        ([2.0, 3.1], False),  # 0.2 above
+        ([2.7, 2.7], False),  # mean behind
+    ],
+)
+def test_the_bar_is_mean_at_most_best_and_worst_within_a_tenth(default, meets) -> None:
+    module = _bench()
+    runs = {"default": default, "fgd": [2.2, 3.0], "best-fit": [2.9, 2.9]}
+    row = module.summarise("some-list", runs)
+    assert row["bestBaseline"] == "fgd"
+    assert row["bestWorstBaseline"] == "best-fit"
+    assert row["defaultMeetsBar"] is meets
+
+
+def test_bench_units_keep_one_file_per_policy_and_resume(tmp_path) -> None:
+    module = _bench()
+    units = module.Units(tmp_path, resume=False)
+    units.save("artifact", "default", 3, {"fgd": 4.5, "default": 4.25})
+    assert units.value("artifact", "default", 3, "fgd") == 4.5
+    assert units.missing("artifact", "default", 3, ["fgd", "best-fit"]) == ["best-fit"]
+    fresh = module.Units(tmp_path, resume=False)  # files from an earlier run are not reused
+    assert fresh.missing("artifact", "default", 3, ["fgd"]) == ["fgd"]
+    with pytest.raises(LookupError, match="artifact default seed 3 fgd"):
+        fresh.value("artifact", "default", 3, "fgd")
+    resumed = module.Units(tmp_path, resume=True)
+    assert resumed.value("artifact", "default", 3, "default") == 4.25
+    assert module.parse_seeds("0-2,7") == [0, 1, 2, 7]
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("openb_compare", BENCH)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -8,6 +8,7 @@ from hcs_scheduler.errors import ConfigError
 from hcs_scheduler.fgd_published import PublishedFgd
 from hcs_scheduler.fragmentation import FragmentationIndex, WorkloadMix
 from hcs_scheduler.policies import _SIMPLE, BASELINES, Fragmentation, Policy, Weighted
+from hcs_scheduler.reserve import WholeDeviceReserve
 
 NAMES = ("default", *BASELINES, "fgd-published", "binpack", "spread", "health")
 
@@ -22,6 +23,7 @@ class PolicyFactory:
         self.index = FragmentationIndex(mix, self.interner)
         self.pressure = model_pressure(mix, cluster)
         self.cpu_per_device = cpu_per_device(mix)
+        self.reserve = WholeDeviceReserve.from_mix(mix, len(cluster.models))
 
     def make(self, spec: str) -> Policy:
         if "," in spec or ":" in spec:
@@ -30,7 +32,7 @@ class PolicyFactory:
             )
         name = spec.strip()
         if name == "default":
-            return HcsDefault(self.index, self.pressure, self.cpu_per_device)
+            return HcsDefault(self.index, self.pressure, self.cpu_per_device, reserve=self.reserve)
         if name == "fgd":
             return Fragmentation(self.index)
         if name == "fgd-published":

@@ -20,13 +20,15 @@ bench/openb_compare.py and the package README).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from hcs_scheduler.cluster import UNLIMITED, Cluster
-from hcs_scheduler.fragmentation import FragmentationIndex, WorkloadMix
+from hcs_scheduler.fragmentation import FragmentationIndex, Option, WorkloadMix
 from hcs_scheduler.policies import Decision, Fragmentation, Policy, Scored
+from hcs_scheduler.reserve import WholeDeviceReserve
 
 SCARCITY = 1.0
 """Weight of the scarcity cost against the fragmentation increase (both in device thousandths)."""
@@ -37,6 +39,8 @@ At 1.0 the default tied FGD on the trace's most CPU-bound list (cpu300: 14.01 vs
 unallocated); at 0.5 it leads there (13.87) and still leads every other list
 (bench/openb-compare.md).
 """
+RESERVE = 1.0
+"""Weight of whole-device blocks lost to multi-device demand (device thousandths per device)."""
 HEALTH_BONUS = 1e-4
 """Tie-break only: a healthier node wins between otherwise equal placements."""
 
@@ -82,6 +86,8 @@ class HcsDefault(Policy):
     name: str = "default"
     scarcity: float = SCARCITY
     stranding: float = STRANDING
+    reserve: WholeDeviceReserve | None = None
+    reserve_weight: float = RESERVE
 
     def score(self, decision: Decision) -> Scored:
         fragmentation = Fragmentation(self.index).score(decision)
@@ -92,9 +98,28 @@ class HcsDefault(Policy):
             pressure = np.where(model >= 0, self.pressure[np.maximum(model, 0)], 0.0)
             scarcity = self.scarcity * decision.demand * pressure * 1000
         stranded = self._stranding_increase(decision) * self.stranding * 1000
+        lost: float | np.ndarray = 0.0
+        if self.reserve is not None and self.reserve.active and fragmentation.option:
+            lost = self._reserve_lost(decision, fragmentation.option) * self.reserve_weight * 1000
         health = cluster.node_health[nodes]
-        total = fragmentation.scores - scarcity - stranded + HEALTH_BONUS * health
+        total = fragmentation.scores - scarcity - stranded - lost + HEALTH_BONUS * health
         return Scored(total, fragmentation.option)
+
+    def _reserve_lost(self, decision: Decision, option: Callable[[int], Option]) -> np.ndarray:
+        """Devices of multi-device reserve each candidate's placement destroys."""
+        assert self.reserve is not None
+        cluster = decision.cluster
+        ids = cluster.state_ids[decision.candidates]
+        states, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+        pressure = self.reserve.pressure(
+            cluster, lambda: self.index.cluster_fragmentation(cluster) / 1000
+        )
+        if not pressure.any():
+            return np.zeros(len(ids))
+        keys = cluster.interner.keys
+        before = self.reserve.values([keys[i] for i in states.tolist()], pressure)
+        after = self.reserve.values([option(p).after for p in first.tolist()], pressure)
+        return np.asarray((before - after)[inverse.reshape(-1)], dtype=np.float64)
 
     def _stranding_increase(self, decision: Decision) -> np.ndarray:
         """Devices' worth of free compute a placement leaves without the CPU to use it."""

@@ -99,6 +99,16 @@ def sequence(
     return order
 
 
+def up_to_full(tasks: Sequence[TraceTask], order: Sequence[int], capacity: int) -> list[int]:
+    """The prefix of `order` whose arrived % still rounds to at most FULL + 1."""
+    arrived = 0
+    for count, index in enumerate(order):
+        arrived += gpu_milli(tasks[index])
+        if round(arrived / capacity / 10) > FULL + 1:
+            return list(order[:count])
+    return list(order)
+
+
 def run(
     nodes: Sequence[NodeSpec],
     tasks: Sequence[TraceTask],
@@ -106,9 +116,12 @@ def run(
     seed: int = 0,
     progress: Progress | None = None,
     step: float = 5.0,
+    stop_after_full: bool = False,
 ) -> list[ArtifactCurve]:
     """Each policy over the same sequence; points every `step` % of arrived workload up to the
-    end (about 130 %), and `at_full()` gives the artifact's value at 100 %."""
+    end (about 130 %), and `at_full()` gives the artifact's value at 100 %. With
+    `stop_after_full` the sequence ends at the last task whose arrived % rounds to 101 or less:
+    `at_full()` is unchanged, and a benchmark saves the quarter of the work past it."""
     template = build_cluster(nodes)
     capacity = template.device_count()
     if capacity == 0:
@@ -116,6 +129,8 @@ def run(
     requests = [t.request(template) for t in tasks]
     factory = PolicyFactory(WorkloadMix.from_requests(requests), template)
     order = sequence(tasks, capacity, seed)
+    if stop_after_full:
+        order = up_to_full(tasks, order, capacity)
     curves = []
     for name in policies:
         curve = _one(nodes, tasks, requests, factory, order, name, seed, step, progress)

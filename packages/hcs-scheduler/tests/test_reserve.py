@@ -1,0 +1,135 @@
+"""The whole-device reserve: blocks per state, pressure from the mix and the cluster, and the
+default policy's charge for the reserve a placement destroys, all computed by hand."""
+
+import numpy as np
+import pytest
+
+from hcs_scheduler import WorkloadMix, build_cluster, uniform_request
+from hcs_scheduler.cluster import Allocation
+from hcs_scheduler.default_policy import HcsDefault
+from hcs_scheduler.fragmentation import FragmentationIndex
+from hcs_scheduler.placement import score_nodes
+from hcs_scheduler.reserve import POWER, WholeDeviceReserve, mean_demand
+
+WIDE = uniform_request("eight-wide", 1, whole=8, cpu_milli=100_000)
+"""Eight devices and 100 cores: only the 128-core node can host it."""
+EIGHT = uniform_request("eight", 1, whole=8, cpu_milli=32_000)
+ONE = uniform_request("one", 1, whole=1, cpu_milli=4000)
+PAIR_T4 = uniform_request("pair-t4", 2, whole=2, allowed=[1])
+
+
+def _mix(*requests):
+    return WorkloadMix.from_requests(list(requests))
+
+
+@pytest.fixture
+def cluster(make_node):
+    return build_cluster(
+        [
+            make_node("big", devices=8, cpu=128_000),
+            make_node("mid", devices=8, cpu=64_000),
+            make_node("small", devices=2, cpu=64_000),
+        ]
+    )
+
+
+MIX = _mix(WIDE, EIGHT, ONE, ONE)
+# Popularity 1/4, 1/4, 1/2; mean demand 0.25 x 8 + 0.25 x 8 + 0.5 x 1 = 4.5 devices.
+SHARE = 0.25 * 8 / 4.5
+
+
+def test_only_multi_device_types_are_kept_with_their_demand_share():
+    reserve = WholeDeviceReserve.from_mix(MIX, 1)
+    assert reserve.need.tolist() == [8, 8]
+    assert reserve.cpu.tolist() == [100_000, 32_000]
+    assert reserve.share.tolist() == pytest.approx([SHARE, SHARE])
+    assert mean_demand(MIX, 1) == pytest.approx(4.5)
+    assert reserve.active
+
+
+def test_a_mix_without_multi_device_types_is_inactive():
+    reserve = WholeDeviceReserve.from_mix(_mix(ONE, uniform_request("cpu", 1, cpu_milli=1)), 1)
+    assert not reserve.active
+    assert reserve.blocks([]).shape == (0, 0)
+
+
+def test_blocks_count_idle_devices_per_allowed_model_capped_by_host(cluster):
+    reserve = WholeDeviceReserve.from_mix(MIX, 1)
+    keys = [cluster.state_key(n) for n in range(3)]
+    # big: both fit once; mid: 64 cores, not the 100-core type; small: two devices, neither.
+    assert reserve.blocks(keys).tolist() == [[1, 1], [0, 1], [0, 0]]
+
+
+def test_blocks_of_a_model_constrained_type_on_a_mixed_model_cluster(make_node):
+    mixed = build_cluster(
+        [
+            make_node("a100", devices=4),
+            make_node("t4", model="T4", devices=5),
+            make_node("t4-cpu", model="T4", devices=4, cpu=1000, memory=1),
+        ]
+    )
+    reserve = WholeDeviceReserve.from_mix(_mix(PAIR_T4, PAIR_T4), 2)
+    keys = [mixed.state_key(n) for n in range(3)]
+    # Only T4s count, in pairs (5 idle: 2 pairs); the third node's host takes one pair, no
+    # more (CPU and memory asked are 0: never the limit).
+    assert reserve.blocks(keys).reshape(-1).tolist() == [0, 2, 2]
+
+
+def test_pressure_is_the_share_of_usable_free_devices_over_the_blocks_offered(cluster):
+    reserve = WholeDeviceReserve.from_mix(MIX, 1)
+    # 18 free devices, 3 of them fragmented: 15 usable; each type will ask 15 x SHARE.
+    # The 100-core type is offered one block (8 devices), the other two (16).
+    pressure = reserve.pressure(cluster, lambda: 3.0)
+    assert pressure.tolist() == pytest.approx([15 * SHARE / 8, 15 * SHARE / 16])
+    capped = WholeDeviceReserve.from_mix(_mix(WIDE, WIDE, ONE), 1)
+    assert capped.pressure(cluster, lambda: 0.0).tolist() == [1.0]
+
+
+def test_pressure_is_cached_until_free_capacity_moves_one_percent(cluster):
+    reserve = WholeDeviceReserve.from_mix(MIX, 1)
+    first = reserve.pressure(cluster, lambda: 0.0)
+    assert reserve.pressure(cluster, lambda: 9.0) is first  # same free capacity: cached
+    # One device of the two-device node taken: 17 of 18 free, 6 % less; blocks unchanged.
+    taken = Allocation(node=2, devices=(0,), share=1000, vram=0, cpu_milli=0, memory_mib=0)
+    cluster.allocate(taken)
+    moved = reserve.pressure(cluster, lambda: 1.0)
+    assert moved.tolist() == pytest.approx([16 * SHARE / 8, 16 * SHARE / 16])
+
+
+def test_a_type_offered_no_block_has_no_pressure(make_node):
+    two = build_cluster([make_node("two", devices=2)])
+    reserve = WholeDeviceReserve.from_mix(MIX, 1)
+    assert reserve.pressure(two, lambda: 0.0).tolist() == [0.0, 0.0]
+
+
+def test_values_weigh_each_block_by_its_size_and_pressure_cubed(cluster):
+    reserve = WholeDeviceReserve.from_mix(MIX, 1)
+    keys = [cluster.state_key(n) for n in range(3)]
+    pressure = np.array([1.0, 0.5])
+    assert POWER == 3
+    assert reserve.values(keys, pressure).tolist() == pytest.approx([8 + 0.125 * 8, 1.0, 0.0])
+
+
+def test_the_default_charges_the_reserve_a_placement_destroys(cluster):
+    index = FragmentationIndex(MIX, cluster.interner)
+    reserve = WholeDeviceReserve.from_mix(MIX, 1)
+    with_reserve = HcsDefault(index, np.zeros(1), 0.0, reserve=reserve, reserve_weight=2.0)
+    without = HcsDefault(index, np.zeros(1), 0.0)
+    rng = np.random.default_rng(0)
+    _, charged = score_nodes(cluster, ONE, with_reserve, rng)
+    _, plain = score_nodes(cluster, ONE, without, rng)
+    # The FGD measure calls 3 devices fragmented (small: both 8-device types, half the mix, x 2
+    # devices; mid: the 100-core type, a quarter, x 8); pressures from 15 usable free devices.
+    wide, eight = (15 * SHARE / 8) ** 3, (15 * SHARE / 16) ** 3
+    lost = [8 * wide + 8 * eight, 8 * eight, 0.0]  # one device breaks big's and mid's blocks
+    assert (plain.scores - charged.scores).tolist() == pytest.approx([2000 * x for x in lost])
+
+
+def test_an_inactive_reserve_changes_nothing(cluster):
+    mix = _mix(ONE)
+    index = FragmentationIndex(mix, cluster.interner)
+    reserve = WholeDeviceReserve.from_mix(mix, 1)
+    rng = np.random.default_rng(0)
+    _, a = score_nodes(cluster, ONE, HcsDefault(index, np.zeros(1), 0.0, reserve=reserve), rng)
+    _, b = score_nodes(cluster, ONE, HcsDefault(index, np.zeros(1), 0.0), rng)
+    assert a.scores.tolist() == b.scores.tolist()
