@@ -9,7 +9,8 @@ from hcs_scheduler.cluster import Allocation
 from hcs_scheduler.default_policy import HcsDefault
 from hcs_scheduler.fragmentation import FragmentationIndex
 from hcs_scheduler.placement import score_nodes
-from hcs_scheduler.reserve import POWER, WholeDeviceReserve, mean_demand
+from hcs_scheduler.request import PlacementRequest
+from hcs_scheduler.reserve import POWER, WholeDeviceReserve, mean_demand, type_demand
 
 WIDE = uniform_request("eight-wide", 1, whole=8, cpu_milli=100_000)
 """Eight devices and 100 cores: only the 128-core node can host it."""
@@ -40,7 +41,7 @@ SHARE = 0.25 * 8 / 4.5
 
 def test_only_multi_device_types_are_kept_with_their_demand_share():
     reserve = WholeDeviceReserve.from_mix(MIX, 1)
-    assert reserve.need.tolist() == [8, 8]
+    assert reserve.need.tolist() == [[8], [8]]
     assert reserve.cpu.tolist() == [100_000, 32_000]
     assert reserve.share.tolist() == pytest.approx([SHARE, SHARE])
     assert mean_demand(MIX, 1) == pytest.approx(4.5)
@@ -57,7 +58,7 @@ def test_blocks_count_idle_devices_per_allowed_model_capped_by_host(cluster):
     reserve = WholeDeviceReserve.from_mix(MIX, 1)
     keys = [cluster.state_key(n) for n in range(3)]
     # big: both fit once; mid: 64 cores, not the 100-core type; small: two devices, neither.
-    assert reserve.blocks(keys).tolist() == [[1, 1], [0, 1], [0, 0]]
+    assert reserve.blocks(keys).tolist() == [[8, 8], [0, 8], [0, 0]]
 
 
 def test_blocks_of_a_model_constrained_type_on_a_mixed_model_cluster(make_node):
@@ -70,9 +71,9 @@ def test_blocks_of_a_model_constrained_type_on_a_mixed_model_cluster(make_node):
     )
     reserve = WholeDeviceReserve.from_mix(_mix(PAIR_T4, PAIR_T4), 2)
     keys = [mixed.state_key(n) for n in range(3)]
-    # Only T4s count, in pairs (5 idle: 2 pairs); the third node's host takes one pair, no
-    # more (CPU and memory asked are 0: never the limit).
-    assert reserve.blocks(keys).reshape(-1).tolist() == [0, 2, 2]
+    # Only T4s count, in pairs (5 idle: 2 pairs, 4 devices); the third node's tiny host is no
+    # limit: the type asks no CPU or memory.
+    assert reserve.blocks(keys).reshape(-1).tolist() == [0, 4, 4]
 
 
 def test_pressure_is_the_share_of_usable_free_devices_over_the_blocks_offered(cluster):
@@ -133,3 +134,79 @@ def test_an_inactive_reserve_changes_nothing(cluster):
     _, a = score_nodes(cluster, ONE, HcsDefault(index, np.zeros(1), 0.0, reserve=reserve), rng)
     _, b = score_nodes(cluster, ONE, HcsDefault(index, np.zeros(1), 0.0), rng)
     assert a.scores.tolist() == b.scores.tolist()
+
+
+def _plans(name, whole, share=(0, 0), cpu=0):
+    """A request whose plan differs per model (A100, T4): hcs-exchange's conversions."""
+    whole_ = np.array(whole, dtype=np.int32)
+    return PlacementRequest(
+        name=name,
+        cpu_milli=cpu,
+        memory_mib=0,
+        whole=whole_,
+        share=np.where(whole_ > 0, 1000, np.array(share)).astype(np.int32),
+        vram=np.zeros(2, dtype=np.int64),
+        allowed=np.ones(2, dtype=bool),
+    )
+
+
+@pytest.fixture
+def two_models(make_node):
+    return build_cluster(
+        [
+            make_node("a100", devices=5),
+            make_node("t4", model="T4", devices=6),
+            make_node("a100-small-host", devices=8, cpu=64_000),
+        ]
+    )
+
+
+def test_a_type_taking_a_different_count_per_model_keeps_blocks_of_each(two_models):
+    reserve = WholeDeviceReserve.from_mix(_mix(_plans("2-or-4", [2, 4])), 2)
+    assert reserve.need.tolist() == [[2, 4]]
+    keys = [two_models.state_key(n) for n in range(3)]
+    # 5 idle A100s: 2 pairs (4 devices); 6 idle T4s: one block of 4; 8 A100s: 4 pairs.
+    assert reserve.blocks(keys).reshape(-1).tolist() == [4, 4, 8]
+
+
+def test_a_model_the_type_takes_a_share_of_keeps_no_block(two_models):
+    reserve = WholeDeviceReserve.from_mix(_mix(_plans("2-or-half", [2, 0], share=(0, 500))), 2)
+    assert reserve.need.tolist() == [[2, 0]]
+    keys = [two_models.state_key(n) for n in range(2)]
+    assert reserve.blocks(keys).reshape(-1).tolist() == [4, 0]
+
+
+def test_the_host_keeps_only_the_blocks_its_cpu_can_feed(two_models):
+    reserve = WholeDeviceReserve.from_mix(_mix(_plans("2-30-cores", [2, 2], cpu=30_000)), 2)
+    # 64 cores feed two 30-core requests: 2 of the 4 A100 pairs are kept.
+    assert reserve.blocks([two_models.state_key(2)]).tolist() == [[4.0]]
+
+
+def test_demand_per_type_and_its_mean():
+    half = uniform_request("half", 1, share=500)
+    cpu = uniform_request("cpu", 1, cpu_milli=1000)
+    mix = _mix(half, cpu, EIGHT, EIGHT)
+    assert type_demand(mix, 1).tolist() == [0.5, 0.0, 8.0]
+    assert mean_demand(mix, 1) == pytest.approx(0.25 * 0.5 + 0.5 * 8)
+    assert mean_demand(_mix(half), 1) == 0.5
+    assert mean_demand(_mix(cpu), 1) == 1.0  # asks no device: 1, not a division by zero
+
+
+def test_pressure_is_recomputed_for_another_cluster_in_the_same_state(cluster, make_node):
+    reserve = WholeDeviceReserve.from_mix(MIX, 1)
+    first = reserve.pressure(cluster, lambda: 0.0)
+    twin = build_cluster([make_node(n.name, devices=len(n.devices)) for n in cluster.nodes])
+    assert reserve.pressure(twin, lambda: 0.0) is not first
+
+
+def test_pressure_waits_for_a_whole_percent_of_capacity(make_node):
+    hundred = build_cluster([make_node(f"n{i}", devices=8) for i in range(25)])  # 200 devices
+    reserve = WholeDeviceReserve.from_mix(MIX, 1)
+    first = reserve.pressure(hundred, lambda: 0.0)
+    one = Allocation(node=24, devices=(0,), share=1000, vram=0, cpu_milli=0, memory_mib=0)
+    hundred.allocate(one)  # 99.5 % free: rounds to 100
+    assert reserve.pressure(hundred, lambda: 0.0) is first
+    hundred.allocate(
+        Allocation(node=24, devices=(1,), share=1000, vram=0, cpu_milli=0, memory_mib=0)
+    )
+    assert reserve.pressure(hundred, lambda: 0.0) is not first  # 99 %

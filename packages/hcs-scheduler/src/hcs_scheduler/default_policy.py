@@ -28,7 +28,7 @@ import numpy as np
 from hcs_scheduler.cluster import UNLIMITED, Cluster
 from hcs_scheduler.fragmentation import FragmentationIndex, Option, WorkloadMix
 from hcs_scheduler.policies import Decision, Fragmentation, Policy, Scored
-from hcs_scheduler.reserve import WholeDeviceReserve
+from hcs_scheduler.reserve import WholeDeviceReserve, mean_demand, type_demand
 
 SCARCITY = 1.0
 """Weight of the scarcity cost against the fragmentation increase (both in device thousandths)."""
@@ -65,13 +65,8 @@ def model_pressure(mix: WorkloadMix, cluster: Cluster) -> np.ndarray:
     capacity = np.array([(cluster.dev_model == m).sum() for m in range(models)], dtype=np.float64)
     allowed = mix.allowed[:, :models]
     constrained = ~allowed.all(axis=1) & mix.needs_device
-    whole = mix.whole[:, :models]
-    demand = np.where(whole > 0, whole, mix.threshold[:, :models] / 1000)
-    per_type = (demand * allowed).max(axis=1) * mix.weight
-    mean_demand = float(per_type.sum())
-    if mean_demand <= 0:
-        return np.zeros(models)
-    arrivals = capacity.sum() / mean_demand
+    per_type = type_demand(mix, models) * mix.weight
+    arrivals = capacity.sum() / mean_demand(mix, models)
     room = (allowed * capacity[None, :]).sum(axis=1)
     claim = np.where(constrained & (room > 0), per_type * arrivals / np.maximum(room, 1), 0.0)
     return np.asarray((claim[:, None] * allowed).sum(axis=0), dtype=np.float64)
