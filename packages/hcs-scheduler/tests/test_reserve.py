@@ -4,13 +4,13 @@ default policy's charge for the reserve a placement destroys, all computed by ha
 import numpy as np
 import pytest
 
-from hcs_scheduler import WorkloadMix, build_cluster, uniform_request
+from hcs_scheduler import NodeSpec, WorkloadMix, build_cluster, uniform_request
 from hcs_scheduler.cluster import Allocation
 from hcs_scheduler.default_policy import HcsDefault
 from hcs_scheduler.fragmentation import FragmentationIndex
 from hcs_scheduler.placement import score_nodes
 from hcs_scheduler.request import PlacementRequest
-from hcs_scheduler.reserve import POWER, WholeDeviceReserve, mean_demand, type_demand
+from hcs_scheduler.reserve import POWER, WholeDeviceReserve, _times, mean_demand, type_demand
 
 WIDE = uniform_request("eight-wide", 1, whole=8, cpu_milli=100_000)
 """Eight devices and 100 cores: only the 128-core node can host it."""
@@ -210,3 +210,65 @@ def test_pressure_waits_for_a_whole_percent_of_capacity(make_node):
         Allocation(node=24, devices=(1,), share=1000, vram=0, cpu_milli=0, memory_mib=0)
     )
     assert reserve.pressure(hundred, lambda: 0.0) is not first  # 99 %
+
+
+def test_a_node_left_with_a_block_pays_only_the_block_it_lost(make_node):
+    # 16 idle devices keep two 8-blocks; one device taken leaves one. 8 idle: one block, none
+    # left after. The charge is the difference, not the value before.
+    cluster = build_cluster(
+        [make_node("sixteen", devices=16, cpu=640_000), make_node("eight", devices=8)]
+    )
+    mix = _mix(EIGHT, ONE)
+    index = FragmentationIndex(mix, cluster.interner)
+    reserve = WholeDeviceReserve.from_mix(mix, 1)
+    pressure = reserve.pressure(cluster, lambda: index.cluster_fragmentation(cluster) / 1000)
+    block = 8 * pressure[0] ** 3
+    assert block > 0
+    rng = np.random.default_rng(0)
+    with_reserve = HcsDefault(index, np.zeros(1), 0.0, reserve=reserve)
+    _, charged = score_nodes(cluster, ONE, with_reserve, rng)
+    _, plain = score_nodes(cluster, ONE, HcsDefault(index, np.zeros(1), 0.0), rng)
+    assert (plain.scores - charged.scores).tolist() == pytest.approx([1000 * block] * 2)
+
+
+def test_a_cluster_without_models_has_an_inactive_reserve():
+    assert not WholeDeviceReserve.from_mix(MIX, 0).active
+    assert mean_demand(MIX, 0) == 1.0
+    assert type_demand(MIX, 0).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_no_usable_free_device_means_no_pressure(cluster):
+    reserve = WholeDeviceReserve.from_mix(MIX, 1)
+    assert reserve.pressure(cluster, lambda: 18.0).tolist() == [0.0, 0.0]  # all fragmented
+    other = WholeDeviceReserve.from_mix(MIX, 1)
+    assert other.pressure(cluster, lambda: 17.5).tolist() == pytest.approx(
+        [0.5 * SHARE / 8, 0.5 * SHARE / 16]
+    )
+
+
+def test_a_model_taking_one_device_keeps_single_device_blocks(make_node):
+    # Two A100s or one T4 do the work (a conversion): each idle T4 is a block.
+    cluster = build_cluster([make_node("a100", devices=1), make_node("t4", model="T4", devices=1)])
+    reserve = WholeDeviceReserve.from_mix(_mix(_plans("2-or-1", [2, 1])), 2)
+    keys = [cluster.state_key(n) for n in range(2)]
+    assert reserve.blocks(keys).tolist() == [[0.0], [1.0]]
+    # One device offered: the type's share of the 2 usable devices over it, capped at 1.
+    assert reserve.share[0] == pytest.approx(1.0)
+    assert reserve.pressure(cluster, lambda: 1.5).tolist() == [pytest.approx(0.5)]
+
+
+def test_the_host_cap_counts_only_requests_of_allowed_whole_models(make_node):
+    a100, t4 = make_node("x", devices=4), make_node("x", model="T4", devices=4)
+    mixed = NodeSpec(name="mixed", devices=a100.devices + t4.devices, cpu_milli=32_000)
+    cluster = build_cluster([mixed])
+    reserve = WholeDeviceReserve.from_mix(
+        _mix(_plans("2-or-half", [2, 0], share=(0, 500), cpu=30_000)), 2
+    )
+    # Two A100 pairs, the host feeds one request: 2 of the 4 devices kept; T4s not counted.
+    assert reserve.blocks([cluster.state_key(0)]).tolist() == [[2.0]]
+
+
+def test_times_a_free_amount_fits_each_ask():
+    fits = _times(np.array([3, 10]), np.array([1, 4, 0]))
+    assert fits[:, :2].tolist() == [[3, 0], [10, 2]]
+    assert (fits[:, 2] == np.iinfo(np.int64).max).all()  # asks none: no limit
