@@ -245,21 +245,24 @@ def write(
         for n, r in rows.items()
     )
     (out / f"openb-compare-{protocol}.md").write_text(
-        f"Unallocated GPU % at 100 % arrived workload ({protocol} protocol), mean over seeds "
-        f"{seeds[0]}-{seeds[-1]} (worst seed; paper's figure where known), 1,213 GPU nodes.\n\n"
+        f"Unallocated GPU % at 100 % arrived workload ({protocol} protocol), seeds "
+        f"{seeds[0]}-{seeds[-1]}, 1,213 GPU nodes; per policy mean / worst seed / spread "
+        "(max - min) [the paper's mean where it published one]; margins: the default's mean "
+        "against the lowest baseline mean, its worst seed against the lowest baseline worst "
+        "seed (negative: the default is ahead).\n\n"
         + header
         + body
     )
 
 
 def _cell(row: dict[str, Any], policy: str) -> str:
+    """mean / worst seed / spread [paper's mean]; the mean alone for one seed."""
     text = f"{row['unallocatedPercent'][policy]:.2f}"
-    notes = []
     if len(row["perSeed"][policy]) > 1:
-        notes.append(f"worst {row['worstSeed'][policy]:.2f}")
+        text += f" / {row['worstSeed'][policy]:.2f} / {row['spread'][policy]:.2f}"
     if row["published"][policy] is not None:
-        notes.append(f"paper {row['published'][policy]:.2f}")
-    return text + (f" ({', '.join(notes)})" if notes else "")
+        text += f" [{row['published'][policy]:.2f}]"
+    return text
 
 
 if __name__ == "__main__":
