@@ -69,6 +69,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results/openb"))
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run nothing: tables from the units in --out (each policy over its seeds done)",
+    )
     args = parser.parse_args()
     lists = args.lists.split(",")
     unknown = [name for name in lists if name not in LISTS]
@@ -78,15 +83,20 @@ def main() -> None:
     policies = args.policies.split(",")
     protocols = sorted(PROTOCOLS) if args.protocol == "both" else [args.protocol]
     started = time.perf_counter()
-    units = Units(args.out / "units", args.resume)
-    todo = [
-        (protocol, name, seed, missing)
-        for protocol in protocols
-        for name in lists
-        for seed in seeds
-        if (missing := units.missing(protocol, name, seed, policies))
-    ]
-    print(f"{len(todo)} units to run, {args.jobs} at a time", flush=True)
+    units = Units(args.out / "units", args.resume or args.report_only)
+    todo = (
+        []
+        if args.report_only
+        else [
+            (protocol, name, seed, missing)
+            for protocol in protocols
+            for name in lists
+            for seed in seeds
+            if (missing := units.missing(protocol, name, seed, policies))
+        ]
+    )
+    if not args.report_only:
+        print(f"{len(todo)} units to run, {args.jobs} at a time", flush=True)
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = [pool.submit(run_unit, args.trace, *unit) for unit in todo]
         for unit, future in zip(todo, futures, strict=True):
@@ -97,9 +107,16 @@ def main() -> None:
         print(f"\n== {protocol} protocol, seeds {args.seeds} ==")
         for name in lists:
             runs = {
-                policy: [units.value(protocol, name, seed, policy) for seed in seeds]
+                policy: [
+                    value
+                    for seed in seeds
+                    if (value := units.read(protocol, name, seed, policy)) is not None
+                ]
                 for policy in policies
             }
+            if not all(runs.values()):
+                print(f"{name}: no result yet for {[p for p, v in runs.items() if not v]}")
+                continue
             rows[name] = summarise(name, runs)
             print_list(name, rows[name], len(seeds) > 1)
         write(args.out, protocol, seeds, policies, rows)
@@ -141,12 +158,6 @@ class Units:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps({"unallocatedPercent": value}))
             self.fresh.add(path)
-
-    def value(self, protocol: str, name: str, seed: int, policy: str) -> float:
-        value = self.read(protocol, name, seed, policy)
-        if value is None:
-            raise LookupError(f"no result for {protocol} {name} seed {seed} {policy}")
-        return value
 
 
 @cache
@@ -249,17 +260,19 @@ def write(
         f"{seeds[0]}-{seeds[-1]}, 1,213 GPU nodes; per policy mean / worst seed / spread "
         "(max - min) [the paper's mean where it published one]; margins: the default's mean "
         "against the lowest baseline mean, its worst seed against the lowest baseline worst "
-        "seed (negative: the default is ahead).\n\n"
-        + header
-        + body
+        "seed (negative: the default is ahead).\n\n" + header + body
     )
 
 
 def _cell(row: dict[str, Any], policy: str) -> str:
-    """mean / worst seed / spread [paper's mean]; the mean alone for one seed."""
+    """mean / worst seed / spread [paper's mean]; the mean alone for one seed; (n seeds) when
+    a policy has fewer seeds than the others of the row."""
     text = f"{row['unallocatedPercent'][policy]:.2f}"
-    if len(row["perSeed"][policy]) > 1:
+    seeds = len(row["perSeed"][policy])
+    if seeds > 1:
         text += f" / {row['worstSeed'][policy]:.2f} / {row['spread'][policy]:.2f}"
+    if seeds < max(len(values) for values in row["perSeed"].values()):
+        text += f" ({seeds} seeds)"
     if row["published"][policy] is not None:
         text += f" [{row['published'][policy]:.2f}]"
     return text

@@ -176,14 +176,13 @@ def test_bench_units_keep_one_file_per_policy_and_resume(tmp_path) -> None:
     module = _bench()
     units = module.Units(tmp_path, resume=False)
     units.save("artifact", "default", 3, {"fgd": 4.5, "default": 4.25})
-    assert units.value("artifact", "default", 3, "fgd") == 4.5
+    assert units.read("artifact", "default", 3, "fgd") == 4.5
     assert units.missing("artifact", "default", 3, ["fgd", "best-fit"]) == ["best-fit"]
     fresh = module.Units(tmp_path, resume=False)  # files from an earlier run are not reused
     assert fresh.missing("artifact", "default", 3, ["fgd"]) == ["fgd"]
-    with pytest.raises(LookupError, match="artifact default seed 3 fgd"):
-        fresh.value("artifact", "default", 3, "fgd")
+    assert fresh.read("artifact", "default", 3, "fgd") is None
     resumed = module.Units(tmp_path, resume=True)
-    assert resumed.value("artifact", "default", 3, "default") == 4.25
+    assert resumed.read("artifact", "default", 3, "default") == 4.25
     assert module.parse_seeds("0-2,7") == [0, 1, 2, 7]
 
 
