@@ -1,10 +1,12 @@
-"""HCS's default placement policy: fragmentation, scarce models, and CPU to use the devices.
+"""HCS's default placement policy: fragmentation, scarce models, CPU to use the devices, and whole
+devices kept for multi-device requests.
 
 The cost of placing a request on a node, in thousandths of a device (lowest wins):
 
     + fragmentation increase                   FGD: the cluster keeps fitting the expected mix
     + SCARCITY  x demand x pressure(model)     do not spend a model others can only run on
     + STRANDING x stranded-device increase     do not leave devices without the CPU to use them
+    + RESERVE x whole-device reserve lost      do not break blocks multi-device requests need
     - a health tie-break
 
 `pressure(model)` is the share of the model's capacity that requests able to run *only* on a
@@ -15,7 +17,8 @@ anywhere are steered away from it while it is free; those constrained to it find
 CPU per device the expected mix uses: a CPU-only task packed onto a node with idle devices, or a
 CPU-hungry one, strands them for everyone. FGD sees both effects only at thresholds (a request
 type fits or not); on Alibaba's trace these two terms are where HCS gains over it (see
-bench/openb_compare.py and the package README).
+bench/openb_compare.py and the package README). The reserve (reserve.py) values the blocks of
+idle devices a node keeps for each multi-device type by what that type will still ask for.
 """
 
 from __future__ import annotations
@@ -35,9 +38,10 @@ SCARCITY = 1.0
 STRANDING = 0.5
 """Weight of devices stranded by too little host CPU (device thousandths per device).
 
-At 1.0 the default tied FGD on the trace's most CPU-bound list (cpu300: 14.01 vs 13.98 % GPU
-unallocated); at 0.5 it leads there (13.87) and still leads every other list
-(bench/openb-compare.md).
+At 1.0 the default tied FGD on the trace's most CPU-bound list under our draw protocol (cpu300:
+14.01 vs 13.98 % GPU unallocated, 3 seeds); at 0.5 it led there (13.87). Under the artifact's
+protocol, ten seeds, cpu300 is still the closest list: mean 0.06 ahead of FGD, worst seed 0.12
+behind (bench/openb-compare-artifact.md).
 """
 RESERVE = 1.0
 """Weight of whole-device blocks lost to multi-device demand (device thousandths per device)."""
