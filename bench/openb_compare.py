@@ -79,7 +79,10 @@ def main() -> None:
     unknown = [name for name in lists if name not in LISTS]
     if unknown:
         parser.error(f"unknown list(s) {', '.join(unknown)}; known: {', '.join(LISTS)}")
-    seeds = parse_seeds(args.seeds)
+    try:
+        seeds = parse_seeds(args.seeds)
+    except ValueError:
+        parser.error(f"--seeds {args.seeds!r}: give numbers and ranges, e.g. 0,1,2 or 0-9")
     policies = args.policies.split(",")
     protocols = sorted(PROTOCOLS) if args.protocol == "both" else [args.protocol]
     started = time.perf_counter()
