@@ -43,6 +43,57 @@ def test_fragmentation_by_hand(mix, state, expected):
     assert mix.fragmentation([state])[0] == pytest.approx(expected)
 
 
+CPU_ONLY = uniform_request("cpu", 1, cpu_milli=4000)
+
+UNUSABLE_CPU = [
+    # (case, mix, state, expected unusable host CPU, milli): free CPU x the share of the mix
+    # that cannot be placed on the node at all
+    ("every-type-fits", _mix(HALF, CPU_ONLY), _state(8000, [1000, 300]), 0),
+    ("too-little-for-the-cpu-task", _mix(HALF, CPU_ONLY), _state(2500, [1000, 300]), 1250),
+    ("no-device-for-the-share", _mix(HALF, CPU_ONLY), _state(8000, [300]), 4000),
+    ("nothing-fits", _mix(HALF, CPU_ONLY), _state(800, [300]), 800),
+    ("weighted-by-popularity", _mix(TWO, TWO, TWO, CPU_ONLY), _state(6000, [1000]), 4500),
+]
+
+
+@pytest.mark.parametrize(
+    ("mix", "state", "expected"), [c[1:] for c in UNUSABLE_CPU], ids=[c[0] for c in UNUSABLE_CPU]
+)
+def test_unusable_cpu_by_hand(mix, state, expected):
+    devices, cpu = mix.fragments([state])
+    assert cpu[0] == pytest.approx(expected)
+    assert devices[0] == pytest.approx(mix.fragmentation([state])[0])
+
+
+def test_an_empty_mix_has_no_fragments():
+    none = np.zeros((0, 2))
+    empty = WorkloadMix(
+        cpu=none[:, 0],
+        mem=none[:, 0],
+        whole=none,
+        threshold=none,
+        vram=none,
+        allowed=none.astype(bool),
+        needs_device=none[:, 0].astype(bool),
+        weight=none[:, 0],
+    )
+    devices, cpu = empty.fragments([_state(8000, [1000])])
+    assert (devices.tolist(), cpu.tolist()) == ([0.0], [0.0])
+
+
+def test_the_index_keeps_the_unusable_cpu_change_of_the_placement_it_chose(make_node):
+    # Node of 2 free devices and 6 cores; the mix: a whole device with 4 cores. Placing one
+    # leaves 1 device and 2 cores: the type no longer fits, 2000 milli unusable (from 0).
+    cluster = build_cluster([make_node("n", devices=2, cpu=6000)])
+    index = FragmentationIndex(
+        _mix(uniform_request("w", 1, whole=1, cpu_milli=4000)), cluster.interner
+    )
+    request = uniform_request("r", 1, whole=1, cpu_milli=4000)
+    nodes = np.array([0])
+    index.best(cluster, nodes, request)
+    assert index.cpu_change(cluster, nodes, request).tolist() == [2000.0]
+
+
 def test_model_constraint_makes_other_models_fragmented():
     t4_only = uniform_request("t4", 2, share=500, allowed=[1])
     mix = WorkloadMix.from_requests([t4_only])

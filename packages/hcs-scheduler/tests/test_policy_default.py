@@ -1,4 +1,5 @@
-"""The default policy's terms (scarcity, stranded devices, health) to the device thousandth."""
+"""The default policy's terms (scarcity, stranded devices, unusable host CPU, health) to the device
+thousandth."""
 
 import numpy as np
 import pytest
@@ -88,19 +89,22 @@ def test_model_pressure_on_a_model_with_one_device(make_node):
 
 TERMS = [
     # (case, request, expected default score minus FGD's, per node): - scarcity - stranding
-    # x 0.5 + health / 10^4. Pressure 0.25 on A100, 0.75 on T4; 8 cores per device.
+    # x 0.5 - unusable CPU + health / 10^4. Pressure 0.25 on A100, 0.75 on T4; 8 cores per
+    # device. The mix's one type takes a whole device and no CPU, so CPU is unusable only on
+    # a node without a whole free device.
     # a100: 2 devices, 16 cores; its last device is left with 4 cores: half of it stranded
-    # t4: no CPU limit, so nothing is stranded; cpu-rich: 1 device, 64 cores, health 60
+    # t4: no CPU limit, so nothing is stranded; cpu-rich: 1 device, 64 cores, health 60: its
+    # 52 cores left are unusable once its device is taken (6.5 devices' worth)
     # cpu-starved: 2 devices, 12 cores (half a device stranded already), none left after
     (
         "whole-device",
         uniform_request("r", 2, whole=1, cpu_milli=12_000),
-        [-250 - 250 + 0.01, -750 + 0.01, -250 + 0.006, -250 - 250 + 0.01],
+        [-250 - 250 + 0.01, -750 + 0.01, -250 - 6500 + 0.006, -250 - 250 + 0.01],
     ),
     (
         "half-share",
         uniform_request("r", 2, share=500, cpu_milli=12_000),
-        [-125 - 500 + 0.01, -375 + 0.01, -125 + 0.006, -125 - 500 + 0.01],
+        [-125 - 500 + 0.01, -375 + 0.01, -125 - 6500 + 0.006, -125 - 500 + 0.01],
     ),
 ]
 
@@ -108,7 +112,9 @@ TERMS = [
 @pytest.mark.parametrize(
     ("request_", "expected"), [c[1:] for c in TERMS], ids=[c[0] for c in TERMS]
 )
-def test_default_adds_scarcity_stranding_and_health_to_fgd(make_node, request_, expected):
+def test_default_adds_scarcity_stranding_unusable_cpu_and_health_to_fgd(
+    make_node, request_, expected
+):
     cluster = build_cluster(
         [
             make_node("a100", devices=2, cpu=16_000),
@@ -157,3 +163,34 @@ def test_cpu_per_device_of_a_vram_only_mix_is_zero():
     # A type asking only VRAM takes no device's compute: no devices to spread its CPU over.
     mix = WorkloadMix.from_requests([uniform_request("vram", 1, vram=T4_VRAM, cpu_milli=1000)])
     assert cpu_per_device(mix) == 0.0
+
+
+def test_a_cpu_only_task_leaves_host_cpu_the_mix_can_still_use(make_node):
+    # Hosts without devices, 6 and 8 cores; the mix asks 4 cores, alone or with a device (4
+    # cores per device). FGD sees no device fragments and ties (lowest index: the 6-core
+    # host, left with 2 cores nobody fits). Unusable CPU before / after: 6-core host 3000 /
+    # 2000 (half the mix never fits there, and after it nothing does), 8-core host 4000 /
+    # 2000: -250 and -500 devices' worth, in thousandths (hosts without devices: no health).
+    cluster = build_cluster(
+        [make_node("six", devices=0, cpu=6000), make_node("eight", devices=0, cpu=8000)]
+    )
+    cpu_task = uniform_request("cpu", 1, cpu_milli=4000)
+    mix = _mix(cpu_task, uniform_request("gpu", 1, whole=1, cpu_milli=4000))
+    index = FragmentationIndex(mix, cluster.interner)
+    policy = HcsDefault(index, np.zeros(1), cpu_per_device(mix))
+    rng = np.random.default_rng(0)
+    _, default = score_nodes(cluster, cpu_task, policy, rng)
+    _, fgd = score_nodes(cluster, cpu_task, Fragmentation(index), rng)
+    assert (default.scores - fgd.scores).tolist() == pytest.approx([250.0, 500.0], abs=1e-9)
+    assert (np.argmax(fgd.scores), np.argmax(default.scores)) == (0, 1)
+
+
+def test_unusable_cpu_is_not_charged_on_a_host_without_a_cpu_figure(make_node):
+    cluster = build_cluster([make_node("open", devices=1, cpu=UNLIMITED)])
+    mix = _mix(uniform_request("gpu", 1, whole=1, cpu_milli=4000))
+    index = FragmentationIndex(mix, cluster.interner)
+    request = uniform_request("r", 1, whole=1, cpu_milli=4000)
+    rng = np.random.default_rng(0)
+    _, default = score_nodes(cluster, request, HcsDefault(index, np.zeros(1), 4000.0), rng)
+    _, fgd = score_nodes(cluster, request, Fragmentation(index), rng)
+    assert (default.scores - fgd.scores).tolist() == pytest.approx([0.01], abs=1e-9)

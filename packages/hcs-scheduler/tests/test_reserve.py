@@ -105,10 +105,22 @@ def test_a_type_offered_no_block_has_no_pressure(make_node):
 
 def test_values_weigh_each_block_by_its_size_and_pressure_cubed(cluster):
     reserve = WholeDeviceReserve.from_mix(MIX, 1)
-    keys = [cluster.state_key(n) for n in range(3)]
+    ids = cluster.state_ids[:3]
     pressure = np.array([1.0, 0.5])
     assert POWER == 3
-    assert reserve.values(keys, pressure).tolist() == pytest.approx([8 + 0.125 * 8, 1.0, 0.0])
+    values = reserve.values(cluster.interner, ids, pressure)
+    assert values.tolist() == pytest.approx([8 + 0.125 * 8, 1.0, 0.0])
+    # memoised by state id: asked again, out of order and repeated, the same rows
+    again = reserve.values(cluster.interner, ids[[2, 0, 0]], pressure)
+    assert again.tolist() == pytest.approx([0.0, 9.0, 9.0])
+
+
+def test_a_reserve_keeps_the_ids_of_each_interner_apart(cluster, make_node):
+    reserve = WholeDeviceReserve.from_mix(MIX, 1)
+    eight = reserve.blocks_of(cluster.interner, cluster.state_ids[:1])
+    other = build_cluster([make_node("two", devices=2)])  # its state 0 is another state
+    assert reserve.blocks_of(other.interner, other.state_ids).tolist() == [[0.0, 0.0]]
+    assert reserve.blocks_of(cluster.interner, cluster.state_ids[:1]).tolist() == eight.tolist()
 
 
 def test_the_default_charges_the_reserve_a_placement_destroys(cluster):
@@ -195,7 +207,8 @@ def test_demand_per_type_and_its_mean():
 def test_pressure_is_recomputed_for_another_cluster_in_the_same_state(cluster, make_node):
     reserve = WholeDeviceReserve.from_mix(MIX, 1)
     first = reserve.pressure(cluster, lambda: 0.0)
-    twin = build_cluster([make_node(n.name, devices=len(n.devices)) for n in cluster.nodes])
+    nodes = [make_node(n.name, devices=len(n.devices)) for n in cluster.nodes]
+    twin = build_cluster(nodes, cluster.interner)  # one interner per reserve, as per index
     assert reserve.pressure(twin, lambda: 0.0) is not first
 
 

@@ -1,11 +1,12 @@
-"""HCS's default placement policy: fragmentation, scarce models, CPU to use the devices, and whole
-devices kept for multi-device requests.
+"""HCS's default placement policy: fragmentation, scarce models, CPU to use the devices, host CPU
+no request can use, and whole devices kept for multi-device requests.
 
 The cost of placing a request on a node, in thousandths of a device (lowest wins):
 
     + fragmentation increase                   FGD: the cluster keeps fitting the expected mix
     + SCARCITY  x demand x pressure(model)     do not spend a model others can only run on
     + STRANDING x stranded-device increase     do not leave devices without the CPU to use them
+    + HOST_CPU x unusable-CPU increase         do not leave host CPU no request can use
     + RESERVE x whole-device reserve lost      do not break blocks multi-device requests need
     - a health tie-break
 
@@ -19,17 +20,21 @@ CPU-hungry one, strands them for everyone. FGD sees both effects only at thresho
 type fits or not); on Alibaba's trace these two terms are where HCS gains over it (see
 bench/openb_compare.py and the package README). The reserve (reserve.py) values the blocks of
 idle devices a node keeps for each multi-device type by what that type will still ask for.
+
+`unusable CPU` is FGD's measure on the host CPU axis (WorkloadMix.fragments): a node's free CPU
+weighed by the share of the mix that cannot be placed there at all, in devices' worth of CPU
+(cores / the mix's CPU per device). Where the mix asks about as much CPU as the cluster has,
+the cores left in pieces nobody fits are GPU tasks that fail at the end.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from hcs_scheduler.cluster import UNLIMITED, Cluster
-from hcs_scheduler.fragmentation import FragmentationIndex, Option, WorkloadMix
+from hcs_scheduler.fragmentation import FragmentationIndex, WorkloadMix
 from hcs_scheduler.policies import Decision, Fragmentation, Policy, Scored
 from hcs_scheduler.reserve import WholeDeviceReserve, mean_demand, type_demand
 
@@ -43,6 +48,8 @@ At 1.0 the default tied FGD on the trace's most CPU-bound list under our draw pr
 protocol, ten seeds, cpu300 is still the closest list: mean 0.06 ahead of FGD, worst seed 0.12
 behind (bench/openb-compare-artifact.md).
 """
+HOST_CPU = 1.0
+"""Weight of host CPU no request can use (device thousandths per device's worth of CPU)."""
 RESERVE = 1.0
 """Weight of whole-device blocks lost to multi-device demand (device thousandths per device)."""
 HEALTH_BONUS = 1e-4
@@ -87,6 +94,7 @@ class HcsDefault(Policy):
     stranding: float = STRANDING
     reserve: WholeDeviceReserve | None = None
     reserve_weight: float = RESERVE
+    host_cpu: float = HOST_CPU
 
     def score(self, decision: Decision) -> Scored:
         fragmentation = Fragmentation(self.index).score(decision)
@@ -97,28 +105,38 @@ class HcsDefault(Policy):
             pressure = np.where(model >= 0, self.pressure[np.maximum(model, 0)], 0.0)
             scarcity = self.scarcity * decision.demand * pressure * 1000
         stranded = self._stranding_increase(decision) * self.stranding * 1000
+        unusable: float | np.ndarray = 0.0
         lost: float | np.ndarray = 0.0
-        if self.reserve is not None and self.reserve.active and fragmentation.option:
-            lost = self._reserve_lost(decision, fragmentation.option) * self.reserve_weight * 1000
+        if fragmentation.option:
+            unusable = self._unusable_cpu_increase(decision) * self.host_cpu * 1000
+            if self.reserve is not None and self.reserve.active:
+                lost = self._reserve_lost(decision) * self.reserve_weight * 1000
         health = cluster.node_health[nodes]
-        total = fragmentation.scores - scarcity - stranded - lost + HEALTH_BONUS * health
-        return Scored(total, fragmentation.option)
+        cost = scarcity + stranded + unusable + lost
+        return Scored(fragmentation.scores - cost + HEALTH_BONUS * health, fragmentation.option)
 
-    def _reserve_lost(self, decision: Decision, option: Callable[[int], Option]) -> np.ndarray:
+    def _unusable_cpu_increase(self, decision: Decision) -> np.ndarray:
+        """Devices' worth of host CPU each candidate's placement leaves no request able to use."""
+        if not self.cpu_per_device:
+            return np.zeros(len(decision.candidates))
+        cluster, nodes = decision.cluster, decision.candidates
+        increase = self.index.cpu_change(cluster, nodes, decision.request) / self.cpu_per_device
+        return np.where(cluster.cpu_total[nodes] < UNLIMITED, increase, 0.0)
+
+    def _reserve_lost(self, decision: Decision) -> np.ndarray:
         """Devices of multi-device reserve each candidate's placement destroys."""
         assert self.reserve is not None
         cluster = decision.cluster
-        ids = cluster.state_ids[decision.candidates]
-        states, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
         pressure = self.reserve.pressure(
             cluster, lambda: self.index.cluster_fragmentation(cluster) / 1000
         )
         if not pressure.any():
-            return np.zeros(len(ids))
-        keys = cluster.interner.keys
-        before = self.reserve.values([keys[i] for i in states.tolist()], pressure)
-        after = self.reserve.values([option(p).after for p in first.tolist()], pressure)
-        return np.asarray((before - after)[inverse.reshape(-1)], dtype=np.float64)
+            return np.zeros(len(decision.candidates))
+        states, inverse = np.unique(cluster.state_ids[decision.candidates], return_inverse=True)
+        after = self.index.after_ids(cluster, states, decision.request)
+        before = self.reserve.values(cluster.interner, states, pressure)
+        lost = before - self.reserve.values(self.index.after_states, after, pressure)
+        return np.asarray(lost[inverse.reshape(-1)], dtype=np.float64)
 
     def _stranding_increase(self, decision: Decision) -> np.ndarray:
         """Devices' worth of free compute a placement leaves without the CPU to use it."""

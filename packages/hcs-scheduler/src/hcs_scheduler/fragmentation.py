@@ -83,8 +83,16 @@ class WorkloadMix:
 
     def fragmentation(self, keys: Sequence[StateKey]) -> np.ndarray:
         """Expected fragmented free share of each state, in thousandths of a device."""
+        return self.fragments(keys)[0]
+
+    def fragments(self, keys: Sequence[StateKey]) -> tuple[np.ndarray, np.ndarray]:
+        """Per state: the expected fragmented free share (thousandths of a device), and the
+        expected free host CPU (milli) no request can use there: all of it for a type that
+        does not fit the node, none for one that does. The second is FGD's measure on the CPU
+        axis: a CPU-only task that leaves a node 2 cores where every type needs 4 or more
+        strands them as surely as a share leaves a sliver of a device."""
         if not len(self.weight):
-            return np.zeros(len(keys))
+            return np.zeros(len(keys)), np.zeros(len(keys))
         cpu = np.array([k[0] for k in keys], dtype=np.int64)
         mem = np.array([k[1] for k in keys], dtype=np.int64)
         devices = np.array([k[2] for k in keys], dtype=np.int64).reshape(len(keys), -1, 4)
@@ -106,7 +114,11 @@ class WorkloadMix:
         host_fit = (cpu[None] >= self.cpu[:, None]) & (mem[None] >= self.mem[:, None])
         fits = host_fit & device_fit[shape_of]
         fragmented = np.where(fits, stranded[shape_of], total[None])
-        return np.asarray(self.weight @ fragmented, dtype=np.float64)
+        cpu_unused = np.where(fits, 0, cpu[None])
+        return (
+            np.asarray(self.weight @ fragmented, dtype=np.float64),
+            np.asarray(self.weight @ cpu_unused, dtype=np.float64),
+        )
 
 
 class Option(NamedTuple):
@@ -126,11 +138,20 @@ class FragmentationIndex:
         self.mix = mix
         self.interner = interner
         self._value: dict[StateKey, float] = {}
+        self._cpu: dict[StateKey, float] = {}
+        """Per state: host CPU no request can use there (`WorkloadMix.fragments`), milli."""
         self._types: dict[tuple[object, ...], int] = {}
         # Per request type: best fragmentation increase by node state id (NaN: not computed
         # yet) and the placement achieving it. Ids only grow, so lookups are array gathers.
         self._deltas: dict[int, np.ndarray] = {}
         self._options: dict[int, dict[int, Option]] = {}
+        # Per request type, by node state id: the change of unusable host CPU that placement
+        # causes, and the id in `after_states` of the state it leads to (filled with deltas).
+        self._cpu_deltas: dict[int, np.ndarray] = {}
+        self._after: dict[int, np.ndarray] = {}
+        self.after_states = StateInterner()
+        """The states placements would lead to: apart from the clusters' interner, whose ids
+        size every table here, and which these (mostly never reached) states would swell."""
 
     def values(self, keys: Sequence[StateKey]) -> list[float]:
         self._ensure(keys)
@@ -144,11 +165,13 @@ class FragmentationIndex:
             return
         if len(value) > _MEMO_LIMIT:
             value.clear()  # and every key asked now is computed again, not only the missing
+            self._cpu.clear()
             missing = list(dict.fromkeys(keys))
         # Rounded: BLAS may sum a batch in another order than a single state, and the
         # last bits must not break ties differently from one run to the next.
-        computed = np.round(self.mix.fragmentation(missing), 6).tolist()
-        value.update(zip(missing, computed, strict=True))
+        devices, cpu = (np.round(part, 6).tolist() for part in self.mix.fragments(missing))
+        value.update(zip(missing, devices, strict=True))
+        self._cpu.update(zip(missing, cpu, strict=True))
 
     def cluster_fragmentation(self, cluster: Cluster) -> float:
         """Expected fragmented share summed over the cluster's nodes, thousandths of a device."""
@@ -167,9 +190,10 @@ class FragmentationIndex:
         table = self._deltas.setdefault(kind, np.full(0, np.nan))
         ids = cluster.state_ids[nodes]
         if len(table) < len(self.interner.keys):
-            grown = np.full(max(len(self.interner.keys), 2 * len(table)), np.nan)
-            grown[: len(table)] = table
-            table = self._deltas[kind] = grown
+            size = max(len(self.interner.keys), 2 * len(table))
+            table = self._deltas[kind] = _grown(table, size)
+            self._cpu_deltas[kind] = _grown(self._cpu_deltas.get(kind, table[:0]), size)
+            self._after[kind] = _grown(self._after.get(kind, table[:0]), size)
         deltas = table[ids]
         unknown = np.isnan(deltas)
         if unknown.any():
@@ -177,6 +201,22 @@ class FragmentationIndex:
             deltas = table[ids]
         options = self._options[kind]
         return deltas, lambda position: options[int(ids[position])]
+
+    def cpu_change(
+        self, cluster: Cluster, nodes: np.ndarray, request: PlacementRequest
+    ) -> np.ndarray:
+        """Per node: the change of host CPU no request can use (milli) that the placement
+        `best` chose there causes. Call `best` for the same nodes and request first."""
+        kind = self._types[request.key]
+        return np.asarray(self._cpu_deltas[kind][cluster.state_ids[nodes]], dtype=np.float64)
+
+    def after_ids(
+        self, cluster: Cluster, states: np.ndarray, request: PlacementRequest
+    ) -> np.ndarray:
+        """Per state id in `states`: the id in `after_states` of the state the placement
+        `best` chose from it leads to. Call `best` for nodes in those states first."""
+        kind = self._types[request.key]
+        return self._after[kind][states].astype(np.int64)
 
     def _fill(
         self,
@@ -190,6 +230,7 @@ class FragmentationIndex:
         options = {i: placement_options(keys[i], request) for i in todo}
         self._ensure([o.after for opts in options.values() for o in opts] + list(keys.values()))
         chosen = self._options.setdefault(kind, {})
+        cpu, after = self._cpu_deltas[kind], self._after[kind]
         for i, opts in options.items():
             before = self._value[keys[i]]
             if not opts:  # cannot happen for a node that fits; never chosen if it does
@@ -199,7 +240,16 @@ class FragmentationIndex:
                 ((self._value[o.after] - before, o) for o in opts), key=lambda item: item[0]
             )
             table[i] = delta
+            cpu[i] = self._cpu[option.after] - self._cpu[keys[i]]
+            after[i] = self.after_states.intern(option.after)
             chosen[i] = option
+
+
+def _grown(table: np.ndarray, size: int) -> np.ndarray:
+    """`table` extended with NaN (not computed yet) to `size` entries."""
+    grown = np.full(size, np.nan)
+    grown[: len(table)] = table
+    return grown
 
 
 def placement_options(key: StateKey, request: PlacementRequest) -> list[Option]:

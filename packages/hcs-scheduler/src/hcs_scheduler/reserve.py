@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from hcs_scheduler.cluster import FULL_SHARE, Cluster, StateKey
+from hcs_scheduler.cluster import FULL_SHARE, Cluster, StateInterner, StateKey
 from hcs_scheduler.fragmentation import WorkloadMix
 
 POWER = 3
@@ -50,7 +50,8 @@ class WholeDeviceReserve:
         """Per type: host CPU (milli) and memory (MiB) it needs beside the devices."""
         self.share = share
         """Per type: its share of the mix's device demand (frequency x devices / mean)."""
-        self._blocks: dict[StateKey, np.ndarray] = {}
+        self._by_id: dict[int, tuple[StateInterner, np.ndarray]] = {}
+        """Per interner (by identity): [state id, type] `blocks` memoised (NaN: not yet)."""
         self._pressure: tuple[tuple[int, int], np.ndarray] | None = None
 
     @property
@@ -76,27 +77,38 @@ class WholeDeviceReserve:
         if self._pressure is not None and self._pressure[0] == stamp:
             return self._pressure[1]
         ids, counts = np.unique(cluster.state_ids, return_counts=True)
-        offered = counts @ self.blocks([cluster.interner.keys[i] for i in ids.tolist()])
+        offered = counts @ self.blocks_of(cluster.interner, ids)
         coming = self.share * max(free - fragmented(), 0.0)
         pressure = np.minimum(coming / np.where(offered > 0, offered, np.inf), 1.0)
         self._pressure = (stamp, pressure)
         return pressure
 
-    def values(self, keys: Sequence[StateKey], pressure: np.ndarray) -> np.ndarray:
-        """Reserve of each state under `pressure`, in devices."""
-        return np.asarray(self.blocks(keys) @ pressure**POWER, dtype=np.float64)
+    def values(self, interner: StateInterner, ids: np.ndarray, pressure: np.ndarray) -> np.ndarray:
+        """Reserve of each state (by id) under `pressure`, in devices."""
+        return np.asarray(self.blocks_of(interner, ids) @ pressure**POWER, dtype=np.float64)
+
+    def blocks_of(self, interner: StateInterner, ids: np.ndarray) -> np.ndarray:
+        """`blocks` of the states with these ids in `interner`, memoised by id."""
+        table = self._by_id.get(id(interner), (interner, np.full((0, len(self.share)), np.nan)))[1]
+        if len(table) < len(interner.keys):
+            grown = np.full((len(interner.keys) * 2, len(self.share)), np.nan)
+            grown[: len(table)] = table
+            table = grown
+        self._by_id[id(interner)] = (interner, table)  # keeps the interner, so its id, alive
+        rows = table[ids]
+        missing = np.unique(ids[np.isnan(rows).any(axis=1)]) if rows.size else ids[:0]
+        if len(missing):
+            table[missing] = self.blocks([interner.keys[i] for i in missing.tolist()])
+            rows = table[ids]
+        return rows
 
     def blocks(self, keys: Sequence[StateKey]) -> np.ndarray:
         """[state, type]: the idle devices each state keeps in blocks a request of the type
         can take whole (per allowed model, its count of them), for as many requests as the
         host's CPU and memory can also take."""
-        memo = self._blocks
-        missing = [k for k in dict.fromkeys(keys) if k not in memo]
-        if missing:
-            memo.update(zip(missing, self._count(missing), strict=True))
         if not keys:
             return np.zeros((0, len(self.share)))
-        return np.stack([memo[k] for k in keys])
+        return self._count(keys)
 
     def _count(self, keys: Sequence[StateKey]) -> np.ndarray:
         models = self.need.shape[1]
