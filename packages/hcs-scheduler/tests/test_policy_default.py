@@ -5,8 +5,16 @@ import numpy as np
 import pytest
 
 from hcs_scheduler import NodeSpec, WorkloadMix, build_cluster, uniform_request
+from hcs_scheduler.catalog import PolicyFactory
 from hcs_scheduler.cluster import UNLIMITED
-from hcs_scheduler.default_policy import HcsDefault, cpu_per_device, model_pressure
+from hcs_scheduler.default_policy import (
+    CPU_POWER,
+    HOST_CPU,
+    HcsDefault,
+    cpu_per_device,
+    cpu_pressure,
+    model_pressure,
+)
 from hcs_scheduler.fragmentation import FragmentationIndex
 from hcs_scheduler.placement import score_nodes
 from hcs_scheduler.policies import Fragmentation
@@ -194,3 +202,42 @@ def test_unusable_cpu_is_not_charged_on_a_host_without_a_cpu_figure(make_node):
     _, default = score_nodes(cluster, request, HcsDefault(index, np.zeros(1), 4000.0), rng)
     _, fgd = score_nodes(cluster, request, Fragmentation(index), rng)
     assert (default.scores - fgd.scores).tolist() == pytest.approx([0.01], abs=1e-9)
+
+
+ONE_CPU4 = uniform_request("gpu", 1, whole=1, cpu_milli=4000)
+CPU8 = uniform_request("cpu", 1, cpu_milli=8000)
+
+CPU_PRESSURE = [
+    # (case, mix, expected): two hosts of 4 devices and 32 cores (8 devices, 64 cores). The mix
+    # brings its CPU per device it fills; filling 8 devices it claims that x 8.
+    ("half-the-cpu", _mix(ONE_CPU4), 0.5**CPU_POWER),  # 4 cores x 8 = 32 of 64
+    ("cpu-only-tasks-count", _mix(ONE_CPU4, CPU8, CPU8), 1.0),  # 20 cores per device: capped
+    # 20 cores per 3 devices: 53.3 of 64
+    ("some-cpu-only", _mix(ONE_CPU4, ONE_CPU4, ONE_CPU4, CPU8), (20 / 3 * 8 / 64) ** CPU_POWER),
+    ("no-device-demand", _mix(CPU8), 0.0),
+]
+
+
+@pytest.mark.parametrize(
+    ("mix", "expected"), [c[1:] for c in CPU_PRESSURE], ids=[c[0] for c in CPU_PRESSURE]
+)
+def test_cpu_pressure(make_node, mix, expected):
+    cluster = build_cluster([make_node(f"n{i}", devices=4, cpu=32_000) for i in range(2)])
+    assert cpu_pressure(mix, cluster) == pytest.approx(expected)
+
+
+def test_cpu_pressure_counts_only_hosts_with_a_cpu_figure(make_node):
+    open_only = build_cluster([make_node("open", devices=4, cpu=UNLIMITED)])
+    assert cpu_pressure(_mix(ONE_CPU4), open_only) == 0.0
+    both = build_cluster(
+        [make_node("open", devices=4, cpu=UNLIMITED), make_node("n", devices=4, cpu=32_000)]
+    )
+    assert cpu_pressure(_mix(ONE_CPU4), both) == 1.0  # 8 devices x 4 cores on 32 known cores
+
+
+def test_the_factory_weighs_unusable_cpu_by_the_cpu_pressure(make_node):
+    cluster = build_cluster([make_node(f"n{i}", devices=4, cpu=32_000) for i in range(2)])
+    mix = _mix(ONE_CPU4)
+    policy = PolicyFactory(mix, cluster).make("default")
+    assert isinstance(policy, HcsDefault)
+    assert policy.host_cpu == pytest.approx(HOST_CPU * 0.5**CPU_POWER)

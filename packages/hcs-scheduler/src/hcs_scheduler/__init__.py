@@ -24,7 +24,7 @@ from hcs_scheduler.placement import Placement, Rejection, node_scores, place
 from hcs_scheduler.request import PlacementRequest, request_from_pod, uniform_request
 from hcs_scheduler.snapshot import cluster_from_computenodes
 
-__version__ = "0.6.0"
+__version__ = "0.7.0"
 
 __all__ = [
     "FULL_SHARE",

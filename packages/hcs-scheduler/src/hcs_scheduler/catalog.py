@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from hcs_scheduler.cluster import Cluster
-from hcs_scheduler.default_policy import HcsDefault, cpu_per_device, model_pressure
+from hcs_scheduler.default_policy import (
+    HOST_CPU,
+    HcsDefault,
+    cpu_per_device,
+    cpu_pressure,
+    model_pressure,
+)
 from hcs_scheduler.errors import ConfigError
 from hcs_scheduler.fgd_published import PublishedFgd
 from hcs_scheduler.fragmentation import FragmentationIndex, WorkloadMix
@@ -23,6 +29,7 @@ class PolicyFactory:
         self.index = FragmentationIndex(mix, self.interner)
         self.pressure = model_pressure(mix, cluster)
         self.cpu_per_device = cpu_per_device(mix)
+        self.host_cpu = HOST_CPU * cpu_pressure(mix, cluster)
         self.reserve = WholeDeviceReserve.from_mix(mix, len(cluster.models))
 
     def make(self, spec: str) -> Policy:
@@ -32,7 +39,13 @@ class PolicyFactory:
             )
         name = spec.strip()
         if name == "default":
-            return HcsDefault(self.index, self.pressure, self.cpu_per_device, reserve=self.reserve)
+            return HcsDefault(
+                self.index,
+                self.pressure,
+                self.cpu_per_device,
+                reserve=self.reserve,
+                host_cpu=self.host_cpu,
+            )
         if name == "fgd":
             return Fragmentation(self.index)
         if name == "fgd-published":
