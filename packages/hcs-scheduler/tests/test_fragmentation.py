@@ -129,3 +129,24 @@ def test_index_refuses_a_cluster_with_another_interner(make_node):
         index.best(second, np.array([0]), HALF)
     shared = build_cluster([make_node("n", devices=2)], first.interner)
     assert index.best(shared, np.array([0]), HALF)[0].shape == (1,)
+
+
+def test_the_unusable_cpu_changes_survive_the_tables_growing(make_node):
+    cluster = build_cluster([make_node("a", devices=2, cpu=6000), make_node("b", devices=4)])
+    mix = _mix(uniform_request("w", 1, whole=1, cpu_milli=4000))
+    index = FragmentationIndex(mix, cluster.interner)
+    request = uniform_request("r", 1, whole=1, cpu_milli=4000)
+    nodes = np.array([0, 1])
+    index.best(cluster, nodes, request)
+    first = index.cpu_change(cluster, nodes, request).tolist()
+    after = index.after_ids(cluster.state_ids[nodes], request)
+    # node b gets a new state: the interner grows and with it the index's tables
+    cluster.allocate(
+        Allocation(node=1, devices=(0,), share=1000, vram=0, cpu_milli=0, memory_mib=0)
+    )
+    index.best(cluster, nodes, request)
+    assert index.cpu_change(cluster, nodes[:1], request).tolist() == first[:1] == [2000.0]
+    assert index.after_ids(cluster.state_ids[:1], request).tolist() == after[:1].tolist()
+    # the state a placement on a leads to: 1 device and 2 cores left
+    (cpu, _mem, devices) = index.after_states.keys[int(after[0])]
+    assert (cpu, len([d for d in devices if d[1] == 1000])) == (2000, 1)

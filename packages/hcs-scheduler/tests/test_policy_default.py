@@ -235,6 +235,11 @@ def test_cpu_pressure_counts_only_hosts_with_a_cpu_figure(make_node):
     assert cpu_pressure(_mix(ONE_CPU4), both) == 1.0  # 8 devices x 4 cores on 32 known cores
 
 
+def test_cpu_pressure_of_a_host_of_one_milli_core(make_node):
+    tiny = build_cluster([make_node("tiny", devices=1, cpu=1)])
+    assert cpu_pressure(_mix(ONE_CPU4), tiny) == 1.0  # claims 4000 of 1
+
+
 def test_the_factory_weighs_unusable_cpu_by_the_cpu_pressure(make_node):
     cluster = build_cluster([make_node(f"n{i}", devices=4, cpu=32_000) for i in range(2)])
     mix = _mix(ONE_CPU4)

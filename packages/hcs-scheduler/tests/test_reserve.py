@@ -285,3 +285,24 @@ def test_times_a_free_amount_fits_each_ask():
     fits = _times(np.array([3, 10]), np.array([1, 4, 0]))
     assert fits[:, :2].tolist() == [[3, 0], [10, 2]]
     assert (fits[:, 2] == np.iinfo(np.int64).max).all()  # asks none: no limit
+
+
+def test_blocks_are_counted_once_per_state_id_and_interner(cluster, make_node, monkeypatch):
+    reserve = WholeDeviceReserve.from_mix(MIX, 1)
+    counted = []
+    count = reserve._count
+    monkeypatch.setattr(reserve, "_count", lambda keys: counted.append(len(keys)) or count(keys))
+    ids = cluster.state_ids  # three hosts, three states
+    first = reserve.blocks_of(cluster.interner, ids)
+    assert reserve.blocks_of(cluster.interner, ids[::-1]).tolist() == first[::-1].tolist()
+    assert counted == [3]  # the second call counts nothing
+    cluster.allocate(
+        Allocation(node=2, devices=(0,), share=1000, vram=0, cpu_milli=0, memory_mib=0)
+    )  # a new state: the table grows, keeps the counted rows, counts the new one alone
+    grown = reserve.blocks_of(cluster.interner, cluster.state_ids)
+    assert counted == [3, 1]
+    assert grown[:2].tolist() == first[:2].tolist()
+    other = build_cluster([make_node("two", devices=2)])
+    reserve.blocks_of(other.interner, other.state_ids)
+    reserve.blocks_of(cluster.interner, cluster.state_ids)
+    assert counted == [3, 1, 1]  # the other interner's state 0 counted apart, ours kept

@@ -128,12 +128,10 @@ class HcsDefault(Policy):
             pressure = np.where(model >= 0, self.pressure[np.maximum(model, 0)], 0.0)
             scarcity = self.scarcity * decision.demand * pressure * 1000
         stranded = self._stranding_increase(decision) * self.stranding * 1000
-        unusable: float | np.ndarray = 0.0
+        unusable = self._unusable_cpu_increase(decision) * self.host_cpu * 1000
         lost: float | np.ndarray = 0.0
-        if fragmentation.option:
-            unusable = self._unusable_cpu_increase(decision) * self.host_cpu * 1000
-            if self.reserve is not None and self.reserve.active:
-                lost = self._reserve_lost(decision) * self.reserve_weight * 1000
+        if self.reserve is not None and self.reserve.active:
+            lost = self._reserve_lost(decision) * self.reserve_weight * 1000
         health = cluster.node_health[nodes]
         cost = scarcity + stranded + unusable + lost
         return Scored(fragmentation.scores - cost + HEALTH_BONUS * health, fragmentation.option)
@@ -156,10 +154,10 @@ class HcsDefault(Policy):
         if not pressure.any():
             return np.zeros(len(decision.candidates))
         states, inverse = np.unique(cluster.state_ids[decision.candidates], return_inverse=True)
-        after = self.index.after_ids(cluster, states, decision.request)
+        after = self.index.after_ids(states, decision.request)
         before = self.reserve.values(cluster.interner, states, pressure)
         lost = before - self.reserve.values(self.index.after_states, after, pressure)
-        return np.asarray(lost[inverse.reshape(-1)], dtype=np.float64)
+        return lost[inverse]
 
     def _stranding_increase(self, decision: Decision) -> np.ndarray:
         """Devices' worth of free compute a placement leaves without the CPU to use it."""

@@ -208,11 +208,9 @@ class FragmentationIndex:
         """Per node: the change of host CPU no request can use (milli) that the placement
         `best` chose there causes. Call `best` for the same nodes and request first."""
         kind = self._types[request.key]
-        return np.asarray(self._cpu_deltas[kind][cluster.state_ids[nodes]], dtype=np.float64)
+        return np.asarray(self._cpu_deltas[kind][cluster.state_ids[nodes]])
 
-    def after_ids(
-        self, cluster: Cluster, states: np.ndarray, request: PlacementRequest
-    ) -> np.ndarray:
+    def after_ids(self, states: np.ndarray, request: PlacementRequest) -> np.ndarray:
         """Per state id in `states`: the id in `after_states` of the state the placement
         `best` chose from it leads to. Call `best` for nodes in those states first."""
         kind = self._types[request.key]

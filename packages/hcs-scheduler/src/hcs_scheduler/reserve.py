@@ -85,7 +85,7 @@ class WholeDeviceReserve:
 
     def values(self, interner: StateInterner, ids: np.ndarray, pressure: np.ndarray) -> np.ndarray:
         """Reserve of each state (by id) under `pressure`, in devices."""
-        return np.asarray(self.blocks_of(interner, ids) @ pressure**POWER, dtype=np.float64)
+        return np.asarray(self.blocks_of(interner, ids) @ pressure**POWER)
 
     def blocks_of(self, interner: StateInterner, ids: np.ndarray) -> np.ndarray:
         """`blocks` of the states with these ids in `interner`, memoised by id."""
