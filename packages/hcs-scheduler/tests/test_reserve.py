@@ -306,3 +306,19 @@ def test_blocks_are_counted_once_per_state_id_and_interner(cluster, make_node, m
     reserve.blocks_of(other.interner, other.state_ids)
     reserve.blocks_of(cluster.interner, cluster.state_ids)
     assert counted == [3, 1, 1]  # the other interner's state 0 counted apart, ours kept
+
+
+def test_growing_the_table_keeps_the_counted_rows(make_node, monkeypatch):
+    one = build_cluster([make_node("one", devices=8)])
+    reserve = WholeDeviceReserve.from_mix(MIX, 1)
+    counted = []
+    count = reserve._count
+    monkeypatch.setattr(reserve, "_count", lambda keys: counted.append(len(keys)) or count(keys))
+    start = reserve.blocks_of(one.interner, one.state_ids)  # a table of 2 rows for 1 state
+    for device in range(3):  # three new states: the interner outgrows the table
+        one.allocate(
+            Allocation(node=0, devices=(device,), share=1000, vram=0, cpu_milli=0, memory_mib=0)
+        )
+    both = reserve.blocks_of(one.interner, np.array([0, one.state_ids[0]]))
+    assert counted == [1, 1]  # state 0 kept, the current one counted
+    assert both[0].tolist() == start[0].tolist()
