@@ -157,7 +157,7 @@ class HcsDefault(Policy):
         after = self.index.after_ids(states, decision.request)
         before = self.reserve.values(cluster.interner, states, pressure)
         lost = before - self.reserve.values(self.index.after_states, after, pressure)
-        return lost[inverse]
+        return np.asarray(lost[inverse])
 
     def _stranding_increase(self, decision: Decision) -> np.ndarray:
         """Devices' worth of free compute a placement leaves without the CPU to use it."""

@@ -214,7 +214,7 @@ class FragmentationIndex:
         """Per state id in `states`: the id in `after_states` of the state the placement
         `best` chose from it leads to. Call `best` for nodes in those states first."""
         kind = self._types[request.key]
-        return self._after[kind][states].astype(np.int64)
+        return np.asarray(self._after[kind][states], dtype=np.int64)
 
     def _fill(
         self,

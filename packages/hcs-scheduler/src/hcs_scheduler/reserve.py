@@ -100,7 +100,7 @@ class WholeDeviceReserve:
         if len(missing):
             table[missing] = self.blocks([interner.keys[i] for i in missing.tolist()])
             rows = table[ids]
-        return rows
+        return np.asarray(rows)
 
     def blocks(self, keys: Sequence[StateKey]) -> np.ndarray:
         """[state, type]: the idle devices each state keeps in blocks a request of the type
