@@ -191,9 +191,9 @@ class FragmentationIndex:
         ids = cluster.state_ids[nodes]
         if len(table) < len(self.interner.keys):
             size = max(len(self.interner.keys), 2 * len(table))
-            table = self._deltas[kind] = _grown(table, size)
-            self._cpu_deltas[kind] = _grown(self._cpu_deltas.get(kind, table[:0]), size)
-            self._after[kind] = _grown(self._after.get(kind, table[:0]), size)
+            table = self._deltas[kind] = grown(table, size)
+            self._cpu_deltas[kind] = grown(self._cpu_deltas.get(kind, table[:0]), size)
+            self._after[kind] = grown(self._after.get(kind, table[:0]), size)
         deltas = table[ids]
         unknown = np.isnan(deltas)
         if unknown.any():
@@ -243,11 +243,12 @@ class FragmentationIndex:
             chosen[i] = option
 
 
-def _grown(table: np.ndarray, size: int) -> np.ndarray:
-    """`table` extended with NaN (not computed yet) to `size` entries."""
-    grown = np.full(size, np.nan)
-    grown[: len(table)] = table
-    return grown
+def grown(table: np.ndarray, size: int) -> np.ndarray:
+    """`table` extended with NaN rows (not computed yet) to `size` rows: the memo tables kept
+    by state id grow with their interner."""
+    bigger = np.full((size, *table.shape[1:]), np.nan)
+    bigger[: len(table)] = table
+    return bigger
 
 
 def placement_options(key: StateKey, request: PlacementRequest) -> list[Option]:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from hcs_scheduler.cluster import FULL_SHARE, Cluster, StateInterner, StateKey
-from hcs_scheduler.fragmentation import WorkloadMix
+from hcs_scheduler.fragmentation import WorkloadMix, grown
 
 POWER = 3
 """A block is worth pressure**POWER x its devices: almost nothing while the cluster offers
@@ -91,9 +91,7 @@ class WholeDeviceReserve:
         """`blocks` of the states with these ids in `interner`, memoised by id."""
         table = self._by_id.get(id(interner), (interner, np.full((0, len(self.share)), np.nan)))[1]
         if len(table) < len(interner.keys):
-            grown = np.full((len(interner.keys) * 2, len(self.share)), np.nan)
-            grown[: len(table)] = table
-            table = grown
+            table = grown(table, len(interner.keys) * 2)
         self._by_id[id(interner)] = (interner, table)  # keeps the interner, so its id, alive
         rows = table[ids]
         missing = np.unique(ids[np.isnan(rows).any(axis=1)]) if rows.size else ids[:0]
